@@ -1,0 +1,295 @@
+//! Service configuration: a TOML file plus `FLIGHTCAST_` environment overrides.
+//!
+//! Every struct rejects unknown keys, so a misspelt setting is an error at start-up instead of a
+//! silently ignored line. Nested keys are separated by `__` in the environment, for example
+//! `FLIGHTCAST_KAFKA__BROKERS=127.0.0.1:9092` or `FLIGHTCAST_HTTP__LISTEN=0.0.0.0:8080`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub kafka: KafkaConfig,
+    pub replay: ReplayConfig,
+    pub filter: FilterLimits,
+    pub delivery: DeliveryConfig,
+    /// Tenants by name. Each names the filter component that routes its events.
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// Static API keys for development: each maps a bearer string to a tenant and claims.
+    pub api_keys: Vec<ApiKey>,
+}
+
+/// The public listener: the live page, the WebSocket endpoint, metrics and health.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on. Default `127.0.0.1:8080`; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Largest WebSocket message a client may send, in bytes. Default 16 KiB.
+    pub max_message_bytes: usize,
+    /// Most subscriptions one connection may hold at once. Default 64.
+    pub max_subscriptions: usize,
+    /// How long a closing connection may take to flush, in milliseconds. Default 2000.
+    pub shutdown_grace_ms: u64,
+}
+
+/// Where flight events come from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers (`host:port,…`). Empty (the default) starts the embedded broker.
+    pub brokers: String,
+    /// Topic holding flight events, keyed by flight. Default `flight-events`.
+    pub topic: String,
+    /// Where to start reading when the service starts: `earliest` or `latest` (default).
+    /// The embedded broker always starts from `earliest`, since it begins empty.
+    pub start_from: StartFrom,
+    /// Most events routed in one filter call. Default 256.
+    pub batch_max_events: usize,
+    /// Partitions of the topic the embedded broker creates. Default 4.
+    pub embedded_partitions: i32,
+    /// Extra librdkafka consumer properties, passed through unchanged.
+    pub consumer_properties: BTreeMap<String, String>,
+}
+
+/// Consumer start position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartFrom {
+    Earliest,
+    Latest,
+}
+
+/// The replay of bundled real flight data into the embedded broker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplayConfig {
+    /// JSON-lines file to replay, plain or gzip. Default: the data bundled in the binary.
+    pub file: Option<PathBuf>,
+    /// Event-time speed-up: 20 plays three hours of flights in nine minutes. 0 means as fast
+    /// as the broker takes them. Default 20.
+    pub speedup: f64,
+    /// How many times to play the file; 0 (the default) loops forever.
+    pub loops: u64,
+}
+
+/// Limits on every filter call. See `filter::runtime` for how each is enforced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilterLimits {
+    /// Wall-clock budget of one filter call, in milliseconds. Default 100.
+    pub call_timeout_ms: u64,
+    /// Linear memory one filter instance may grow to, in bytes. Default 32 MiB.
+    pub memory_limit_bytes: usize,
+    /// Directory for compiled filter artefacts, so a restart does not recompile.
+    /// Default: none (compile in memory at start-up).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Per-connection delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Messages queued for one connection before new events are dropped for it (each drop
+    /// counted, and the client sent a gap notice). Default 1024.
+    pub queue_capacity: usize,
+    /// Recent events kept per partition to serve resuming subscriptions. Default 10000.
+    pub window_events_per_partition: usize,
+}
+
+/// One tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Path of the tenant's filter component (`.wasm`), relative to the working directory.
+    pub filter: PathBuf,
+}
+
+/// A static credential for development. Signed tokens replace these in production.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// The secret a client presents as `?token=` or `Authorization: Bearer`.
+    pub key: String,
+    /// The tenant the connection belongs to.
+    pub tenant: String,
+    /// Who the connection is, for logs and the filter.
+    pub subject: String,
+    /// Roles handed to the filter.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Further claims handed to the filter, such as `airline = "AFR"`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 8080).into(),
+            max_message_bytes: 16 * 1024,
+            max_subscriptions: 64,
+            shutdown_grace_ms: 2000,
+        }
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: String::new(),
+            topic: "flight-events".into(),
+            start_from: StartFrom::Latest,
+            batch_max_events: 256,
+            embedded_partitions: 4,
+            consumer_properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            speedup: 20.0,
+            loops: 0,
+        }
+    }
+}
+
+impl Default for FilterLimits {
+    fn default() -> Self {
+        Self {
+            call_timeout_ms: 100,
+            memory_limit_bytes: 32 << 20,
+            cache_dir: None,
+        }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 1024,
+            window_events_per_partition: 10_000,
+        }
+    }
+}
+
+impl Default for Config {
+    /// The newcomer's configuration: embedded broker, bundled data, and two tenants on the
+    /// example filters that `./dev filters` builds into `target/filters/`.
+    fn default() -> Self {
+        let tenant = |file: &str| TenantConfig {
+            filter: Path::new("target/filters").join(file),
+        };
+        let key = |key: &str, tenant: &str, attributes: &[(&str, &str)]| ApiKey {
+            key: key.into(),
+            tenant: tenant.into(),
+            subject: format!("{key}-user"),
+            roles: vec!["viewer".into()],
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        Self {
+            http: HttpConfig::default(),
+            kafka: KafkaConfig::default(),
+            replay: ReplayConfig::default(),
+            filter: FilterLimits::default(),
+            delivery: DeliveryConfig::default(),
+            tenants: BTreeMap::from([
+                ("demo".to_string(), tenant("standard.wasm")),
+                ("partner".to_string(), tenant("airline-partner.wasm")),
+            ]),
+            api_keys: vec![
+                key("demo", "demo", &[]),
+                key("partner-afr", "partner", &[("airline", "AFR")]),
+            ],
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then `FLIGHTCAST_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        // A file replaces the built-in demo tenants and keys instead of adding to them.
+        let mut base = Config::default();
+        if file.is_some() {
+            base.tenants.clear();
+            base.api_keys.clear();
+        }
+        let mut figment = Figment::from(Serialized::defaults(base));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "file {} not found",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // Variables of the binary and the build scripts share the prefix but are not settings.
+        let not_settings = ["config", "log_format", "build_cache", "filter_target_dir"];
+        let config: Config = figment
+            .merge(
+                Env::prefixed("FLIGHTCAST_")
+                    .ignore(&not_settings)
+                    .split("__"),
+            )
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        for key in &self.api_keys {
+            if !self.tenants.contains_key(&key.tenant) {
+                return invalid(format!(
+                    "api key of {} names unknown tenant {}",
+                    key.subject, key.tenant
+                ));
+            }
+        }
+        if self.kafka.batch_max_events == 0 || self.delivery.queue_capacity == 0 {
+            return invalid(
+                "kafka.batch_max_events and delivery.queue_capacity must be > 0".into(),
+            );
+        }
+        if self.replay.speedup < 0.0 || !self.replay.speedup.is_finite() {
+            return invalid(format!(
+                "replay.speedup must be >= 0, got {}",
+                self.replay.speedup
+            ));
+        }
+        if self.filter.call_timeout_ms == 0 {
+            return invalid("filter.call_timeout_ms must be > 0".into());
+        }
+        Ok(())
+    }
+
+    /// True when no brokers are configured and the embedded one must start.
+    pub fn embedded(&self) -> bool {
+        self.kafka.brokers.trim().is_empty()
+    }
+}

@@ -1,0 +1,234 @@
+//! One tenant's filter instance and the limits around each call.
+//!
+//! A call that traps (deadline, memory limit, panic) leaves the instance unusable; the caller
+//! makes a fresh one from the same `LoadedFilter`. A guest that returns `err` is a different
+//! outcome: the instance is fine, the batch is not routed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::flightcast::filter::{host, types};
+use super::bindings::TenantFilter;
+use super::engine::{FilterEngine, LoadedFilter, EPOCH_TICK};
+use super::{Admission, Claims, Delivery, Event, Level};
+use crate::telemetry::metrics;
+
+/// Most log lines one instance may write per second; the rest are counted and dropped.
+const LOG_LINES_PER_SECOND: u32 = 20;
+/// Longest log line kept from a filter, in bytes.
+const LOG_LINE_MAX_BYTES: usize = 1024;
+
+/// Why a filter call produced no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterFailure {
+    /// The guest trapped: deadline, memory limit, panic or a bad instruction.
+    #[error("filter trapped: {0}")]
+    Trap(String),
+    /// The guest returned an error on purpose.
+    #[error("filter returned an error: {0}")]
+    Guest(String),
+    /// The guest answered, but not as the contract says.
+    #[error("filter broke the contract: {0}")]
+    Contract(String),
+}
+
+impl FilterFailure {
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            FilterFailure::Trap(_) => "trap",
+            FilterFailure::Guest(_) => "guest_error",
+            FilterFailure::Contract(_) => "contract_violation",
+        }
+    }
+}
+
+/// Per-store state: resource limits, the deny-everything WASI context and the log budget.
+pub struct State {
+    tenant: Arc<str>,
+    limits: StoreLimits,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    log_window: Instant,
+    log_lines: u32,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for State {}
+
+impl host::Host for State {
+    fn log(&mut self, level: Level, mut message: String) {
+        if self.log_window.elapsed().as_secs() >= 1 {
+            self.log_window = Instant::now();
+            self.log_lines = 0;
+        }
+        self.log_lines += 1;
+        if self.log_lines > LOG_LINES_PER_SECOND {
+            return;
+        }
+        if message.len() > LOG_LINE_MAX_BYTES {
+            let cut = (0..=LOG_LINE_MAX_BYTES)
+                .rev()
+                .find(|&i| message.is_char_boundary(i));
+            message.truncate(cut.unwrap_or(0));
+        }
+        let tenant = &*self.tenant;
+        match level {
+            Level::Debug => tracing::debug!(tenant, message, "filter log"),
+            Level::Info => tracing::info!(tenant, message, "filter log"),
+            Level::Warn => tracing::warn!(tenant, message, "filter log"),
+            Level::Error => tracing::error!(tenant, message, "filter log"),
+        }
+    }
+
+    fn now_ms(&mut self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+}
+
+/// A live instance of one tenant's filter.
+pub struct FilterInstance {
+    tenant: Arc<str>,
+    store: Store<State>,
+    bindings: TenantFilter,
+    deadline_ticks: u64,
+}
+
+impl FilterInstance {
+    /// Instantiates `filter` for `tenant` in a fresh store with the engine's limits.
+    pub fn new(
+        engine: &FilterEngine,
+        filter: &LoadedFilter,
+        tenant: Arc<str>,
+    ) -> Result<Self, FilterFailure> {
+        let limits = &engine.limits;
+        let state = State {
+            tenant: tenant.clone(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_limit_bytes)
+                // A growth past the limit traps instead of returning -1, so a memory bomb is
+                // stopped at once rather than left to handle an allocation failure.
+                .trap_on_grow_failure(true)
+                .build(),
+            wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).build(),
+            table: ResourceTable::new(),
+            log_window: Instant::now(),
+            log_lines: 0,
+        };
+        let mut store = Store::new(&engine.engine, state);
+        store.limiter(|state| &mut state.limits);
+        let deadline_ticks = limits
+            .call_timeout_ms
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            + 1;
+        store.set_epoch_deadline(deadline_ticks);
+        let bindings = filter
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| FilterFailure::Trap(format!("instantiating: {e:#}")))?;
+        Ok(Self {
+            tenant,
+            store,
+            bindings,
+            deadline_ticks,
+        })
+    }
+
+    /// Asks the filter whether `subscription` is allowed for `claims`.
+    pub fn admit(
+        &mut self,
+        subscription: &str,
+        claims: &Claims,
+    ) -> Result<Admission, FilterFailure> {
+        let admission = self.call("admit", |b, s| {
+            b.flightcast_filter_filter()
+                .call_admit(s, subscription, claims)
+        })?;
+        match &admission {
+            Admission::Accept(keys) if keys.is_empty() => Err(FilterFailure::Contract(
+                "admit accepted with no interest keys".into(),
+            )),
+            _ => Ok(admission),
+        }
+    }
+
+    /// Tells the filter that no subscription holds `key` any more.
+    pub fn release(&mut self, key: &str) -> Result<(), FilterFailure> {
+        self.call("release", |b, s| {
+            b.flightcast_filter_filter().call_release(s, key)
+        })
+    }
+
+    /// Routes a batch; the answer has one entry per event.
+    pub fn route(&mut self, events: &[Event]) -> Result<Vec<Vec<Delivery>>, FilterFailure> {
+        let routed = self
+            .call("route", |b, s| {
+                b.flightcast_filter_filter().call_route(s, events)
+            })?
+            .map_err(FilterFailure::Guest);
+        let routed = self.count("route", routed)?;
+        if routed.len() != events.len() {
+            let reason = format!(
+                "route answered {} entries for {} events",
+                routed.len(),
+                events.len()
+            );
+            return self.count("route", Err(FilterFailure::Contract(reason)));
+        }
+        Ok(routed)
+    }
+
+    /// Runs one export with a fresh deadline, counting and timing it.
+    fn call<T>(
+        &mut self,
+        name: &'static str,
+        f: impl FnOnce(&TenantFilter, &mut Store<State>) -> wasmtime::Result<T>,
+    ) -> Result<T, FilterFailure> {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        let started = Instant::now();
+        let result =
+            f(&self.bindings, &mut self.store).map_err(|e| FilterFailure::Trap(trap_reason(&e)));
+        metrics()
+            .filter_call_seconds
+            .with_label_values(&[&self.tenant])
+            .observe(started.elapsed().as_secs_f64());
+        if name == "route" && result.is_ok() {
+            // `route` counts itself once the guest's own answer is known.
+            return result;
+        }
+        self.count(name, result)
+    }
+
+    fn count<T>(&self, call: &str, result: Result<T, FilterFailure>) -> Result<T, FilterFailure> {
+        let outcome = result
+            .as_ref()
+            .map_or_else(FilterFailure::outcome, |_| "ok");
+        metrics()
+            .filter_calls
+            .with_label_values(&[&self.tenant, call, outcome])
+            .inc();
+        result
+    }
+}
+
+/// A one-line description of a trap: its code when wasmtime gives one, else the error chain.
+fn trap_reason(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => "deadline exceeded".into(),
+        Some(trap) => trap.to_string(),
+        None => format!("{error:#}"),
+    }
+}

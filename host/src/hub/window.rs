@@ -1,0 +1,134 @@
+//! The recent window: the last N events of each partition, kept so that a subscription can
+//! resume from a position without going back to Kafka.
+//!
+//! Entries point into the shared batches instead of copying events; a batch is freed once no
+//! partition's window refers to it any more.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, RwLock};
+
+use crate::event::Batch;
+
+/// One windowed event: its batch and its index there.
+#[derive(Clone)]
+pub struct Slot {
+    pub offset: i64,
+    pub batch: Arc<Batch>,
+    pub index: usize,
+}
+
+/// What a resume request can be served from.
+pub struct Replay {
+    /// Windowed events in order, from the requested offset up to the limit.
+    pub slots: Vec<Slot>,
+    /// Set when the window no longer holds the start of the request: the first offset it has.
+    pub missing_until: Option<i64>,
+}
+
+/// Recent events per partition, shared by the consumer (writer) and tenant workers (readers).
+pub struct Window {
+    capacity: usize,
+    partitions: RwLock<BTreeMap<i32, VecDeque<Slot>>>,
+}
+
+impl Window {
+    /// `capacity` is the number of events kept per partition.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            partitions: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Appends every event of `batch`. Called before the batch is routed, so a worker always
+    /// finds in the window every event it has already routed (unless it aged out).
+    pub fn append(&self, batch: &Arc<Batch>) {
+        let mut partitions = self.partitions.write().expect("window lock");
+        for (index, meta) in batch.meta.iter().enumerate() {
+            let slots = partitions.entry(meta.partition).or_default();
+            if slots.len() == self.capacity {
+                slots.pop_front();
+            }
+            slots.push_back(Slot {
+                offset: meta.offset,
+                batch: batch.clone(),
+                index,
+            });
+        }
+    }
+
+    /// Events of `partition` with `from <= offset <= through`.
+    pub fn read(&self, partition: i32, from: i64, through: i64) -> Replay {
+        let partitions = self.partitions.read().expect("window lock");
+        let Some(slots) = partitions.get(&partition) else {
+            let missing_until = (from <= through).then_some(through + 1);
+            return Replay {
+                slots: Vec::new(),
+                missing_until,
+            };
+        };
+        let first = slots.front().map_or(through + 1, |s| s.offset);
+        let start = slots.partition_point(|s| s.offset < from);
+        let slots: Vec<Slot> = slots
+            .range(start..)
+            .take_while(|s| s.offset <= through)
+            .cloned()
+            .collect();
+        let missing_until = (from < first && from <= through).then_some(first.min(through + 1));
+        Replay {
+            slots,
+            missing_until,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::RecordMeta;
+
+    fn batch(partition: i32, offsets: std::ops::Range<i64>) -> Arc<Batch> {
+        let mut batch = Batch::default();
+        for offset in offsets {
+            let meta = RecordMeta {
+                partition,
+                offset,
+                kafka_ts_ms: None,
+                payload: Default::default(),
+            };
+            batch.push(crate::event::blank_event(), meta);
+        }
+        Arc::new(batch)
+    }
+
+    #[test]
+    fn serves_requests_inside_the_window_without_gap() {
+        let window = Window::new(10);
+        window.append(&batch(0, 0..5));
+        let replay = window.read(0, 2, 3);
+        let offsets: Vec<i64> = replay.slots.iter().map(|s| s.offset).collect();
+        assert_eq!(offsets, vec![2, 3]);
+        assert_eq!(replay.missing_until, None);
+    }
+
+    #[test]
+    fn reports_what_aged_out_of_the_window() {
+        let window = Window::new(3);
+        window.append(&batch(1, 0..10));
+        let replay = window.read(1, 4, 9);
+        let offsets: Vec<i64> = replay.slots.iter().map(|s| s.offset).collect();
+        assert_eq!(offsets, vec![7, 8, 9]);
+        assert_eq!(replay.missing_until, Some(7));
+        // Exactly at the window's start: nothing is missing.
+        assert_eq!(window.read(1, 7, 9).missing_until, None);
+    }
+
+    #[test]
+    fn nothing_to_replay_when_client_is_current() {
+        let window = Window::new(3);
+        window.append(&batch(2, 0..3));
+        let replay = window.read(2, 3, 2);
+        assert!(replay.slots.is_empty());
+        assert_eq!(replay.missing_until, None);
+    }
+}

@@ -1,0 +1,486 @@
+//! A tenant worker: one thread per tenant that owns the tenant's filter instance, its
+//! subscriptions and the interest-key index, and turns each batch into per-connection sends.
+//!
+//! Everything a tenant does passes through its worker's queue in order, so an admission is
+//! always settled before the next batch is routed, and no locks guard the index.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::conn::{ConnHandle, ConnId, EventOut, Gap, Outbound};
+use super::window::Window;
+use crate::event::{Batch, RecordMeta};
+use crate::filter::{
+    Admission, Claims, Delivery, Event, FilterEngine, FilterFailure, FilterInstance, LoadedFilter,
+};
+use crate::telemetry::metrics;
+
+/// After this many traps in one batch, the rest of the batch is dropped for the tenant instead
+/// of retried event by event: a filter that traps on everything must not stall the worker.
+const MAX_TRAPS_PER_BATCH: usize = 8;
+/// Largest replacement payload a filter may return for one delivery, in bytes.
+const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Windowed events routed per filter call when a subscription resumes.
+const RESUME_CHUNK: usize = 256;
+
+/// A request to a tenant worker.
+pub enum Command {
+    Attach {
+        conn: Arc<ConnHandle>,
+        claims: Claims,
+    },
+    Detach {
+        conn: ConnId,
+    },
+    Subscribe {
+        conn: ConnId,
+        id: Arc<str>,
+        topic: String,
+        from: Option<BTreeMap<i32, i64>>,
+    },
+    Unsubscribe {
+        conn: ConnId,
+        id: Arc<str>,
+    },
+    Route(Arc<Batch>),
+}
+
+struct Connection {
+    handle: Arc<ConnHandle>,
+    claims: Claims,
+}
+
+struct Subscription {
+    topic: String,
+    keys: Vec<String>,
+}
+
+type SubKey = (ConnId, Arc<str>);
+
+/// State of one tenant, owned by its thread.
+pub struct TenantWorker {
+    tenant: Arc<str>,
+    engine: FilterEngine,
+    filter: LoadedFilter,
+    /// `None` after a trap until the next call makes a fresh instance.
+    instance: Option<FilterInstance>,
+    conns: HashMap<ConnId, Connection>,
+    subs: HashMap<SubKey, Subscription>,
+    /// Interest key to the subscriptions listening to it.
+    index: HashMap<String, Vec<SubKey>>,
+    window: Arc<Window>,
+    /// Highest offset routed so far, per partition.
+    routed_through: HashMap<i32, i64>,
+}
+
+impl TenantWorker {
+    pub fn new(
+        tenant: Arc<str>,
+        engine: FilterEngine,
+        filter: LoadedFilter,
+        window: Arc<Window>,
+    ) -> Self {
+        Self {
+            tenant,
+            engine,
+            filter,
+            instance: None,
+            conns: HashMap::new(),
+            subs: HashMap::new(),
+            index: HashMap::new(),
+            window,
+            routed_through: HashMap::new(),
+        }
+    }
+
+    /// Serves commands until every sender is gone.
+    pub fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        while let Some(command) = commands.blocking_recv() {
+            match command {
+                Command::Attach { conn, claims } => {
+                    self.conns.insert(
+                        conn.id,
+                        Connection {
+                            handle: conn,
+                            claims,
+                        },
+                    );
+                }
+                Command::Detach { conn } => self.detach(conn),
+                Command::Subscribe {
+                    conn,
+                    id,
+                    topic,
+                    from,
+                } => self.subscribe(conn, id, topic, from),
+                Command::Unsubscribe { conn, id } => self.unsubscribe(conn, id),
+                Command::Route(batch) => self.route(&batch),
+            }
+        }
+        tracing::info!(tenant = %self.tenant, "tenant worker stopped");
+    }
+
+    /// Makes a fresh instance if the last one trapped, and re-admits every live subscription
+    /// in it, since a new instance knows nothing of earlier admissions.
+    fn instance(&mut self) -> Result<&mut FilterInstance, FilterFailure> {
+        if self.instance.is_none() {
+            let mut fresh = FilterInstance::new(&self.engine, &self.filter, self.tenant.clone())?;
+            let mut ended = Vec::new();
+            for ((conn, id), sub) in &mut self.subs {
+                let claims = &self.conns[conn].claims;
+                match fresh.admit(&sub.topic, claims)? {
+                    Admission::Accept(keys) => sub.keys = keys,
+                    Admission::Reject(reason) => ended.push(((*conn, id.clone()), reason)),
+                }
+            }
+            self.rebuild_index();
+            for (key, reason) in ended {
+                self.remove_subscription(&key);
+                if let Some(conn) = self.conns.get(&key.0) {
+                    conn.handle
+                        .send_control(Outbound::Ended { id: key.1, reason });
+                }
+            }
+            self.instance = Some(fresh);
+        }
+        Ok(self.instance.as_mut().expect("instance just made"))
+    }
+
+    /// Runs `f` on the instance; a trap discards the instance so the next call starts afresh.
+    fn with_instance<T>(
+        &mut self,
+        f: impl FnOnce(&mut FilterInstance) -> Result<T, FilterFailure>,
+    ) -> Result<T, FilterFailure> {
+        let result = self.instance().and_then(f);
+        if let Err(failure @ FilterFailure::Trap(_)) = &result {
+            tracing::warn!(tenant = %self.tenant, %failure, "filter instance discarded");
+            self.instance = None;
+        }
+        result
+    }
+
+    fn subscribe(
+        &mut self,
+        conn: ConnId,
+        id: Arc<str>,
+        topic: String,
+        from: Option<BTreeMap<i32, i64>>,
+    ) {
+        let Some(claims) = self.conns.get(&conn).map(|c| c.claims.clone()) else {
+            return;
+        };
+        let key = (conn, id.clone());
+        let outcome = if self.subs.contains_key(&key) {
+            Ok(Admission::Reject(format!(
+                "subscription id {id:?} is already in use"
+            )))
+        } else {
+            self.with_instance(|instance| instance.admit(&topic, &claims))
+        };
+        let reply = match outcome {
+            Ok(Admission::Accept(keys)) => {
+                for k in &keys {
+                    self.index.entry(k.clone()).or_default().push(key.clone());
+                }
+                self.subs.insert(
+                    key,
+                    Subscription {
+                        topic: topic.clone(),
+                        keys,
+                    },
+                );
+                metrics()
+                    .subscriptions
+                    .with_label_values(&[&self.tenant])
+                    .inc();
+                self.count_request("accepted");
+                self.send(
+                    conn,
+                    Outbound::Subscribed {
+                        id: id.clone(),
+                        topic,
+                    },
+                );
+                if let Some(from) = from {
+                    self.resume(&(conn, id), &from);
+                }
+                return;
+            }
+            Ok(Admission::Reject(reason)) => {
+                self.count_request("rejected");
+                reason
+            }
+            Err(failure) => {
+                self.count_request("filter_failure");
+                format!("the tenant's filter failed to decide: {failure}")
+            }
+        };
+        self.send(
+            conn,
+            Outbound::Rejected {
+                id,
+                topic,
+                reason: reply,
+            },
+        );
+    }
+
+    fn unsubscribe(&mut self, conn: ConnId, id: Arc<str>) {
+        if self.remove_subscription(&(conn, id.clone())) {
+            self.send(conn, Outbound::Unsubscribed { id });
+        }
+    }
+
+    fn detach(&mut self, conn: ConnId) {
+        let keys: Vec<SubKey> = self
+            .subs
+            .keys()
+            .filter(|(c, _)| *c == conn)
+            .cloned()
+            .collect();
+        for key in keys {
+            self.remove_subscription(&key);
+        }
+        self.conns.remove(&conn);
+    }
+
+    /// Removes a subscription from the index, releasing keys nobody else holds.
+    fn remove_subscription(&mut self, key: &SubKey) -> bool {
+        let Some(sub) = self.subs.remove(key) else {
+            return false;
+        };
+        metrics()
+            .subscriptions
+            .with_label_values(&[&self.tenant])
+            .dec();
+        for k in sub.keys {
+            let Some(holders) = self.index.get_mut(&k) else {
+                continue;
+            };
+            holders.retain(|h| h != key);
+            if holders.is_empty() {
+                self.index.remove(&k);
+                if self.instance.is_some() {
+                    // A failed release is counted; the instance is replaced if it trapped.
+                    let _ = self.with_instance(|instance| instance.release(&k));
+                }
+            }
+        }
+        true
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index.clear();
+        for (key, sub) in &self.subs {
+            for k in &sub.keys {
+                self.index.entry(k.clone()).or_default().push(key.clone());
+            }
+        }
+    }
+
+    /// Routes a batch and delivers it. An event the filter could not route is counted and
+    /// reported as a gap to every connection of the tenant.
+    fn route(&mut self, batch: &Batch) {
+        if !self.index.is_empty() {
+            let routed = self.route_events(&batch.events);
+            for (i, deliveries) in routed.into_iter().enumerate() {
+                match deliveries {
+                    Ok(groups) => self.deliver(&batch.meta[i], groups, None),
+                    Err(reason) => self.lost_by_filter(&batch.meta[i], reason),
+                }
+            }
+        }
+        for meta in &batch.meta {
+            let through = self
+                .routed_through
+                .entry(meta.partition)
+                .or_insert(meta.offset);
+            *through = (*through).max(meta.offset);
+        }
+        metrics()
+            .events_routed
+            .with_label_values(&[&self.tenant])
+            .inc_by(batch.len() as u64);
+    }
+
+    /// Calls the filter on `events`, one answer per event. When the batch call traps, the
+    /// events are retried one by one so that a poison event costs only itself; the error is the
+    /// drop reason of an event that could not be routed.
+    fn route_events(&mut self, events: &[Event]) -> Vec<Result<Vec<Delivery>, &'static str>> {
+        let failure = match self.with_instance(|instance| instance.route(events)) {
+            Ok(routed) => return routed.into_iter().map(Ok).collect(),
+            Err(failure) => failure,
+        };
+        tracing::warn!(tenant = %self.tenant, %failure, events = events.len(), "batch not routed");
+        if !matches!(failure, FilterFailure::Trap(_)) || events.len() == 1 {
+            return events
+                .iter()
+                .map(|_| Err(failure_reason(&failure)))
+                .collect();
+        }
+        let mut traps = 0;
+        let mut answers = Vec::with_capacity(events.len());
+        for event in events.chunks(1) {
+            if traps >= MAX_TRAPS_PER_BATCH {
+                answers.push(Err("filter_trap"));
+                continue;
+            }
+            match self.with_instance(|instance| instance.route(event)) {
+                Ok(mut routed) => answers.push(Ok(routed.pop().unwrap_or_default())),
+                Err(failure) => {
+                    traps += matches!(failure, FilterFailure::Trap(_)) as usize;
+                    tracing::warn!(tenant = %self.tenant, %failure, event = %event[0].event_id, "event not routed");
+                    answers.push(Err(failure_reason(&failure)));
+                }
+            }
+        }
+        answers
+    }
+
+    /// Counts an event the filter could not route and tells every subscribed connection.
+    fn lost_by_filter(&self, meta: &RecordMeta, reason: &'static str) {
+        metrics()
+            .drops
+            .with_label_values(&[&self.tenant, reason])
+            .inc();
+        let mut told = std::collections::HashSet::new();
+        for (conn, _) in self.subs.keys() {
+            if told.insert(*conn) {
+                if let Some(c) = self.conns.get(conn) {
+                    c.handle.note_gap(meta.partition, meta.offset, reason);
+                }
+            }
+        }
+    }
+
+    /// Sends one routed event to its subscribers, once per connection and payload, naming
+    /// every subscription of that connection it matched. With `only`, just that subscription
+    /// (a resuming one) receives it.
+    fn deliver(&self, meta: &RecordMeta, groups: Vec<Delivery>, only: Option<&SubKey>) {
+        let mut recipients: HashMap<ConnId, Vec<Arc<str>>> = HashMap::new();
+        for group in groups {
+            for key in &group.keys {
+                for sub in self.index.get(key).into_iter().flatten() {
+                    if only.is_none_or(|o| o == sub) {
+                        recipients.entry(sub.0).or_default().push(sub.1.clone());
+                    }
+                }
+            }
+            if recipients.is_empty() {
+                continue;
+            }
+            let Some(payload) = self.payload(meta, group.payload) else {
+                recipients.clear();
+                continue;
+            };
+            for (conn, mut subs) in recipients.drain() {
+                subs.sort_unstable();
+                subs.dedup();
+                if let Some(c) = self.conns.get(&conn) {
+                    c.handle.send_event(event_out(meta, subs, payload.clone()));
+                }
+            }
+            if only.is_some() {
+                // A resuming subscription gets the event once, with the first matching payload.
+                return;
+            }
+        }
+    }
+
+    /// The payload for a delivery group: the record itself, or the filter's replacement if it
+    /// is valid JSON within the size limit (otherwise the group is dropped and counted).
+    fn payload(&self, meta: &RecordMeta, replacement: Option<String>) -> Option<Bytes> {
+        let Some(text) = replacement else {
+            return Some(meta.payload.clone());
+        };
+        let reason = if text.len() > MAX_PAYLOAD_BYTES {
+            "filter_payload_too_large"
+        } else if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err() {
+            "filter_payload_not_json"
+        } else {
+            return Some(Bytes::from(text));
+        };
+        metrics()
+            .drops
+            .with_label_values(&[&self.tenant, reason])
+            .inc();
+        None
+    }
+
+    /// Serves a subscription that asked to start from earlier positions: routes the windowed
+    /// events it missed and sends those it matches, before any live event reaches it.
+    fn resume(&mut self, sub: &SubKey, from: &BTreeMap<i32, i64>) {
+        for (&partition, &next) in from {
+            let through = self.routed_through.get(&partition).copied().unwrap_or(-1);
+            if next > through {
+                continue;
+            }
+            let replay = self.window.read(partition, next, through);
+            if let Some(until) = replay.missing_until {
+                let gap = Gap {
+                    reason: "beyond_window",
+                    partition,
+                    from: next,
+                    to: until - 1,
+                    dropped: None,
+                };
+                self.send(sub.0, Outbound::Gap(gap));
+            }
+            for chunk in replay.slots.chunks(RESUME_CHUNK) {
+                let events: Vec<Event> = chunk
+                    .iter()
+                    .map(|s| s.batch.events[s.index].clone())
+                    .collect();
+                let routed = self.route_events(&events);
+                for (slot, answer) in chunk.iter().zip(routed) {
+                    let meta = &slot.batch.meta[slot.index];
+                    match answer {
+                        Ok(groups) => self.deliver(meta, groups, Some(sub)),
+                        Err(reason) => {
+                            metrics()
+                                .drops
+                                .with_label_values(&[&self.tenant, reason])
+                                .inc();
+                            if let Some(c) = self.conns.get(&sub.0) {
+                                c.handle.note_gap(partition, meta.offset, reason);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&self, conn: ConnId, message: Outbound) {
+        if let Some(c) = self.conns.get(&conn) {
+            c.handle.send_control(message);
+        }
+    }
+
+    fn count_request(&self, outcome: &str) {
+        metrics()
+            .subscription_requests
+            .with_label_values(&[&self.tenant, outcome])
+            .inc();
+    }
+}
+
+fn failure_reason(failure: &FilterFailure) -> &'static str {
+    match failure {
+        FilterFailure::Trap(_) => "filter_trap",
+        _ => "filter_error",
+    }
+}
+
+fn event_out(meta: &RecordMeta, subs: Vec<Arc<str>>, payload: Bytes) -> EventOut {
+    EventOut {
+        subs,
+        partition: meta.partition,
+        offset: meta.offset,
+        kafka_ts_ms: meta.kafka_ts_ms,
+        payload,
+    }
+}

@@ -1,0 +1,17 @@
+//! flightcast: live flight events from Kafka to browser WebSockets, routed per tenant by
+//! sandboxed WebAssembly filters.
+//!
+//! The modules follow the data: `kafka` reads and decodes, `hub` routes batches through each
+//! tenant's `filter` into per-connection queues, `ws` writes them to clients; `http` serves the
+//! endpoints, `config` and `telemetry` serve everything.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod event;
+pub mod filter;
+pub mod http;
+pub mod hub;
+pub mod kafka;
+pub mod telemetry;
+pub mod ws;
