@@ -26,6 +26,7 @@ pub async fn run(
     let listener = TcpListener::bind(config.http.listen)
         .await
         .map_err(|e| anyhow::anyhow!("binding http.listen {}: {e}", config.http.listen))?;
+    let auth = Arc::new(Authenticator::new(&config.api_keys, &config.auth)?);
     let engine = FilterEngine::new(config.filter.clone())?;
     let hub = Hub::start(&config, &engine)?;
     let ready = Arc::new(AtomicBool::new(false));
@@ -66,7 +67,7 @@ pub async fn run(
     let state = AppState {
         config: config.clone(),
         hub,
-        auth: Arc::new(Authenticator::new(&config.api_keys)),
+        auth,
         ready,
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),

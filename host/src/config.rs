@@ -25,6 +25,75 @@ pub struct Config {
     pub tenants: BTreeMap<String, TenantConfig>,
     /// Static API keys for development: each maps a bearer string to a tenant and claims.
     pub api_keys: Vec<ApiKey>,
+    /// Signed-token (JWT) authentication.
+    pub auth: AuthConfig,
+}
+
+/// Signed-token (JWT) authentication. Tokens must carry `exp`; the connection closes then.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Claim naming the tenant. Default `tenant`.
+    pub tenant_claim: String,
+    /// Claim holding the roles: an array of strings, or one space-separated string.
+    /// Default `roles`.
+    pub roles_claim: String,
+    /// Required issuer (`iss`). Default: not checked.
+    pub issuer: Option<String>,
+    /// Required audience (`aud`). Default: not checked.
+    pub audience: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds. Default 30.
+    pub leeway_s: u64,
+    /// How long before its token expires a connection is told, in seconds. Default 60.
+    pub expiry_notice_s: u64,
+    /// Verification keys. Without any, only API keys are accepted.
+    pub keys: Vec<KeyConfig>,
+}
+
+/// One verification key, or a JWKS document of several.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub kind: KeyKind,
+    /// File holding the key: the raw secret (hmac), a PEM public key (rsa, ec, ed) or a JWKS
+    /// JSON document (jwks).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// The secret itself, for hmac keys in development; prefer `file`.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Algorithms this key accepts, e.g. `["RS256"]`. Default: HS256, RS256, ES256 or EdDSA
+    /// by kind; for JWKS, each key's own `alg`.
+    #[serde(default)]
+    pub algorithms: Vec<String>,
+    /// Key id (`kid`) of this key; a token that names a kid is only checked against it.
+    #[serde(default)]
+    pub kid: Option<String>,
+}
+
+/// The kind of a verification key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyKind {
+    Hmac,
+    Rsa,
+    Ec,
+    Ed,
+    Jwks,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            tenant_claim: "tenant".into(),
+            roles_claim: "roles".into(),
+            issuer: None,
+            audience: None,
+            leeway_s: 30,
+            expiry_notice_s: 60,
+            keys: Vec::new(),
+        }
+    }
 }
 
 /// The public listener: the live page, the WebSocket endpoint, metrics and health.
@@ -39,6 +108,15 @@ pub struct HttpConfig {
     pub max_subscriptions: usize,
     /// How long a closing connection may take to flush, in milliseconds. Default 2000.
     pub shutdown_grace_ms: u64,
+    /// Interval of WebSocket pings to JSON clients, in milliseconds: well under the 60 s idle
+    /// timeout common in proxies and load balancers. Default 25000.
+    pub ping_interval_ms: u64,
+    /// A connection from which nothing (not even a pong or heart-beat) arrives for this long
+    /// is closed, in milliseconds. Default 75000.
+    pub idle_timeout_ms: u64,
+    /// Time a STOMP client has from the WebSocket handshake to its CONNECT frame, in
+    /// milliseconds. Default 10000.
+    pub connect_timeout_ms: u64,
 }
 
 /// Where flight events come from.
@@ -138,6 +216,9 @@ impl Default for HttpConfig {
             max_message_bytes: 16 * 1024,
             max_subscriptions: 64,
             shutdown_grace_ms: 2000,
+            ping_interval_ms: 25_000,
+            idle_timeout_ms: 75_000,
+            connect_timeout_ms: 10_000,
         }
     }
 }
@@ -215,6 +296,7 @@ impl Default for Config {
                 key("demo", "demo", &[]),
                 key("partner-afr", "partner", &[("airline", "AFR")]),
             ],
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -281,6 +363,11 @@ impl Config {
                 "replay.speedup must be >= 0, got {}",
                 self.replay.speedup
             ));
+        }
+        if self.http.ping_interval_ms == 0
+            || self.http.idle_timeout_ms <= self.http.ping_interval_ms
+        {
+            return invalid("http.idle_timeout_ms must exceed http.ping_interval_ms > 0".into());
         }
         if self.filter.call_timeout_ms == 0 {
             return invalid("filter.call_timeout_ms must be > 0".into());

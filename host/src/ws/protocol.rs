@@ -26,6 +26,10 @@ pub enum Request {
     Unsubscribe {
         id: String,
     },
+    /// A fresh token for the same tenant, replacing one about to expire.
+    Auth {
+        token: String,
+    },
 }
 
 /// A request that cannot be served, with the message the client is shown.
@@ -53,6 +57,7 @@ pub fn parse(text: &str) -> Result<Request, BadRequest> {
             id
         }
         Request::Unsubscribe { id } => id,
+        Request::Auth { .. } => return Ok(request),
     };
     if id.is_empty() || id.len() > MAX_ID_BYTES {
         return Err(BadRequest::Id);
@@ -95,6 +100,10 @@ pub enum Notice<'a> {
     Ended {
         id: &'a str,
         reason: &'a str,
+    },
+    /// The connection's token expires in `in_ms`; send `{"op":"auth"}` with a new one.
+    Expiring {
+        in_ms: u64,
     },
     Gap {
         reason: &'a str,

@@ -1,0 +1,264 @@
+//! Signed tokens (JWT): HMAC, RSA, ECDSA and EdDSA keys from files or a JWKS document.
+//!
+//! A token names its algorithm and, optionally, its key id (`kid`). It is checked against the
+//! configured keys that accept that algorithm (and carry that `kid`, when it has one); the
+//! algorithm list of each key is what stops a token from choosing a weaker algorithm.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+use super::{AuthError, Identity};
+use crate::config::{AuthConfig, KeyConfig, KeyKind};
+use crate::filter::Claims;
+
+/// One verification key with the algorithms it accepts.
+struct Key {
+    kid: Option<String>,
+    algorithms: Vec<Algorithm>,
+    key: DecodingKey,
+}
+
+/// Verifies tokens against the configured keys and turns their claims into an identity.
+pub struct JwtVerifier {
+    keys: Vec<Key>,
+    config: AuthConfig,
+}
+
+/// A key file or JWKS document that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("auth key {file}: {reason}")]
+pub struct KeyError {
+    file: String,
+    reason: String,
+}
+
+impl JwtVerifier {
+    /// Loads every configured key; an unreadable or invalid key fails start-up.
+    pub fn new(config: &AuthConfig) -> Result<Self, KeyError> {
+        let mut keys = Vec::new();
+        for key in &config.keys {
+            keys.extend(load(key)?);
+        }
+        Ok(Self {
+            keys,
+            config: config.clone(),
+        })
+    }
+
+    pub fn has_keys(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// Verifies `token` and builds the identity it grants.
+    pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        let candidates: Vec<&Key> = self
+            .keys
+            .iter()
+            .filter(|k| header.kid.is_none() || k.kid.is_none() || k.kid == header.kid)
+            .filter(|k| k.algorithms.contains(&header.alg))
+            .collect();
+        if candidates.is_empty() {
+            return Err(AuthError::WrongAlgorithm);
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.config.leeway_s;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        if let Some(issuer) = &self.config.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        match &self.config.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        let mut last = AuthError::BadSignature;
+        for key in candidates {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation) {
+                Ok(data) => return self.identity(data.claims),
+                Err(error) => last = classify(error.kind()),
+            }
+            if last != AuthError::BadSignature {
+                break;
+            }
+        }
+        Err(last)
+    }
+
+    fn identity(&self, claims: Map<String, Value>) -> Result<Identity, AuthError> {
+        let tenant = claims
+            .get(&self.config.tenant_claim)
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::NoTenant)?
+            .to_string();
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let roles = match claims.get(&self.config.roles_claim) {
+            Some(Value::Array(roles)) => roles
+                .iter()
+                .filter_map(|r| r.as_str().map(String::from))
+                .collect(),
+            Some(Value::String(role)) => role.split_whitespace().map(String::from).collect(),
+            _ => Vec::new(),
+        };
+        let expires_at = claims
+            .get("exp")
+            .and_then(Value::as_u64)
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s));
+        // Every other claim goes to the filter as text: strings as they are, the rest as JSON.
+        let attributes = claims
+            .iter()
+            .filter(|(name, _)| !["sub", "exp", "iat", "nbf"].contains(&name.as_str()))
+            .filter(|(name, _)| {
+                **name != self.config.tenant_claim && **name != self.config.roles_claim
+            })
+            .map(|(name, value)| {
+                let text = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), String::from);
+                (name.clone(), text)
+            })
+            .collect();
+        let claims = Claims {
+            tenant: tenant.clone(),
+            subject,
+            roles,
+            attributes,
+        };
+        Ok(Identity {
+            tenant: tenant.into(),
+            claims,
+            expires_at,
+        })
+    }
+}
+
+/// Maps a library error to the reason a client is given.
+fn classify(kind: &jsonwebtoken::errors::ErrorKind) -> AuthError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match kind {
+        K::InvalidSignature => AuthError::BadSignature,
+        K::ExpiredSignature => AuthError::Expired,
+        K::ImmatureSignature => AuthError::NotYetValid,
+        K::InvalidAlgorithm => AuthError::WrongAlgorithm,
+        K::InvalidIssuer | K::InvalidAudience | K::MissingRequiredClaim(_) => {
+            AuthError::InvalidClaims
+        }
+        _ => AuthError::Malformed,
+    }
+}
+
+/// Reads one configured key (a JWKS document may hold several).
+fn load(config: &KeyConfig) -> Result<Vec<Key>, KeyError> {
+    let name = config
+        .file
+        .as_deref()
+        .map_or("(inline secret)".into(), |f| f.display().to_string());
+    let fail = |reason: String| KeyError {
+        file: name.clone(),
+        reason,
+    };
+    let bytes = match (&config.file, &config.secret) {
+        (Some(file), None) => read(file).map_err(fail)?,
+        (None, Some(secret)) if config.kind == KeyKind::Hmac => secret.as_bytes().to_vec(),
+        _ => {
+            return Err(fail(
+                "give exactly one of `file` or (for hmac) `secret`".into(),
+            ))
+        }
+    };
+    let algorithms = if config.algorithms.is_empty() {
+        default_algorithms(config.kind)
+    } else {
+        config
+            .algorithms
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| fail(format!("unknown algorithm {a}")))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let single = |key: Result<DecodingKey, jsonwebtoken::errors::Error>| {
+        let key = key.map_err(|e| fail(e.to_string()))?;
+        Ok(vec![Key {
+            kid: config.kid.clone(),
+            algorithms: algorithms.clone(),
+            key,
+        }])
+    };
+    match config.kind {
+        KeyKind::Hmac => single(DecodingKey::from_secret(&bytes)),
+        KeyKind::Rsa => single(DecodingKey::from_rsa_pem(&bytes)),
+        KeyKind::Ec => single(DecodingKey::from_ec_pem(&bytes)),
+        KeyKind::Ed => single(DecodingKey::from_ed_pem(&bytes)),
+        KeyKind::Jwks => {
+            let set: JwkSet = serde_json::from_slice(&bytes)
+                .map_err(|e| fail(format!("not a JWKS document: {e}")))?;
+            set.keys
+                .iter()
+                .map(|jwk| {
+                    let key = DecodingKey::from_jwk(jwk).map_err(|e| fail(e.to_string()))?;
+                    // A key's own `alg` narrows what it accepts; otherwise its family's defaults.
+                    let algorithms = match jwk
+                        .common
+                        .key_algorithm
+                        .and_then(|a| Algorithm::try_from(a).ok())
+                    {
+                        Some(alg) => vec![alg],
+                        None => algorithms_for_family(key.family()),
+                    };
+                    Ok(Key {
+                        kid: jwk.common.key_id.clone(),
+                        algorithms,
+                        key,
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+fn read(file: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(file).map_err(|e| e.to_string())
+}
+
+fn default_algorithms(kind: KeyKind) -> Vec<Algorithm> {
+    match kind {
+        KeyKind::Hmac => vec![Algorithm::HS256],
+        KeyKind::Rsa => vec![Algorithm::RS256],
+        KeyKind::Ec => vec![Algorithm::ES256],
+        KeyKind::Ed => vec![Algorithm::EdDSA],
+        KeyKind::Jwks => Vec::new(),
+    }
+}
+
+fn algorithms_for_family(family: jsonwebtoken::AlgorithmFamily) -> Vec<Algorithm> {
+    use jsonwebtoken::AlgorithmFamily as F;
+    match family {
+        F::Hmac => vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512],
+        F::Rsa => vec![
+            Algorithm::RS256,
+            Algorithm::RS384,
+            Algorithm::RS512,
+            Algorithm::PS256,
+            Algorithm::PS384,
+            Algorithm::PS512,
+        ],
+        F::Ec => vec![Algorithm::ES256, Algorithm::ES384],
+        F::Ed => vec![Algorithm::EdDSA],
+    }
+}
+
+/// Seconds from now until `at`, zero if past.
+pub fn until(at: SystemTime) -> Duration {
+    at.duration_since(SystemTime::now()).unwrap_or_default()
+}

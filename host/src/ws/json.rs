@@ -1,0 +1,141 @@
+//! The plain JSON dialect (see `docs/protocol.md`).
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::Message;
+
+use super::protocol::{self, Notice, Request};
+use super::session::{Dialect, Effect, CLOSE_GOING_AWAY, CLOSE_POLICY};
+use crate::auth::{AuthError, Identity};
+use crate::hub::{Gap, Outbound};
+use crate::telemetry::metrics;
+
+/// JSON clients get WebSocket pings; a client silent for the idle timeout is closed.
+pub struct Json {
+    ping_interval: Duration,
+    idle_timeout: Duration,
+    next_ping: Instant,
+}
+
+impl Json {
+    pub fn new(ping_interval: Duration, idle_timeout: Duration) -> Self {
+        Self {
+            ping_interval,
+            idle_timeout,
+            next_ping: Instant::now() + ping_interval,
+        }
+    }
+}
+
+fn text(json: String) -> Effect {
+    Effect::Send(Message::Text(json.into()))
+}
+
+fn error(code: &str, message: &str, id: Option<&str>) -> Effect {
+    text(Notice::Error { code, message, id }.to_json())
+}
+
+impl Dialect for Json {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn attached(&mut self, identity: &Identity, session: &str, fx: &mut Vec<Effect>) {
+        let welcome = Notice::Welcome {
+            session: session.to_string(),
+            tenant: &identity.tenant,
+            subject: &identity.claims.subject,
+            protocol: 1,
+        };
+        fx.push(text(welcome.to_json()));
+    }
+
+    fn auth_failed(&mut self, failure: AuthError, fx: &mut Vec<Effect>) {
+        metrics()
+            .handshake_refusals
+            .with_label_values(&[failure.reason()])
+            .inc();
+        fx.push(error("auth", &failure.to_string(), None));
+    }
+
+    fn receive(&mut self, message: Message, fx: &mut Vec<Effect>) {
+        let Message::Text(body) = message else {
+            metrics()
+                .client_errors
+                .with_label_values(&["bad_request"])
+                .inc();
+            return fx.push(error(
+                "bad_request",
+                "binary messages are not supported; send JSON text",
+                None,
+            ));
+        };
+        let request = match protocol::parse(&body) {
+            Ok(request) => request,
+            Err(bad) => {
+                metrics()
+                    .client_errors
+                    .with_label_values(&["bad_request"])
+                    .inc();
+                return fx.push(error("bad_request", &bad.to_string(), None));
+            }
+        };
+        match request {
+            Request::Subscribe { id, topic, from } => {
+                match from.map(protocol::positions).transpose() {
+                    Ok(from) => fx.push(Effect::Subscribe {
+                        id: id.into(),
+                        topic,
+                        from,
+                    }),
+                    Err(bad) => fx.push(error("bad_request", &bad.to_string(), Some(&id))),
+                }
+            }
+            Request::Unsubscribe { id } => fx.push(Effect::Unsubscribe { id: id.into() }),
+            Request::Auth { token } => fx.push(Effect::Reauth(token)),
+        }
+    }
+
+    fn deliver(&mut self, message: Outbound, fx: &mut Vec<Effect>) {
+        fx.push(text(protocol::outbound_json(&message)));
+    }
+
+    fn gap(&mut self, gap: &Gap, fx: &mut Vec<Effect>) {
+        fx.push(text(protocol::gap_json(gap)));
+    }
+
+    fn refused(&mut self, id: &str, code: &str, message: &str, fx: &mut Vec<Effect>) {
+        fx.push(error(code, message, Some(id)));
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        Some(self.next_ping)
+    }
+
+    fn timer(&mut self, now: Instant, heard: Instant, fx: &mut Vec<Effect>) {
+        if now.duration_since(heard) >= self.idle_timeout {
+            metrics()
+                .client_errors
+                .with_label_values(&["idle_timeout"])
+                .inc();
+            return fx.push(Effect::Close(CLOSE_GOING_AWAY, "idle timeout".into()));
+        }
+        if now >= self.next_ping {
+            self.next_ping = now + self.ping_interval;
+            fx.push(Effect::Send(Message::Ping(Default::default())));
+        }
+    }
+
+    fn expiring(&mut self, remaining: Duration, fx: &mut Vec<Effect>) {
+        if remaining.is_zero() {
+            fx.push(Effect::Close(CLOSE_POLICY, "token expired".into()));
+        } else {
+            fx.push(text(
+                Notice::Expiring {
+                    in_ms: remaining.as_millis() as u64,
+                }
+                .to_json(),
+            ));
+        }
+    }
+}
