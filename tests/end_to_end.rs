@@ -8,52 +8,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::broker::Tansu;
 use support::expect::{check_exact, expected, Positions, Received, Shape};
-use support::{dataset, filter, Client, Service};
+use support::{config, dataset, filter, Client, Service};
 use tokio_tungstenite::tungstenite::Message;
 
 /// How long a test may wait for the whole data set to be routed.
 const ROUTE_LIMIT: Duration = Duration::from_secs(240);
-
-/// A configuration with the two example tenants (and any extra `[tenants.*]` given).
-fn config(kafka: &str, extra: &str) -> String {
-    format!(
-        r#"
-[http]
-listen = "127.0.0.1:0"
-
-[kafka]
-{kafka}
-
-[replay]
-speedup = 0.0
-loops = 1
-
-[delivery]
-queue_capacity = 100000
-window_events_per_partition = 100000
-
-[tenants.demo]
-filter = "{standard}"
-
-[tenants.partner]
-filter = "{partner}"
-{extra}
-
-[[api_keys]]
-key = "demo-key"
-tenant = "demo"
-subject = "tester"
-
-[[api_keys]]
-key = "partner-key"
-tenant = "partner"
-subject = "afr-ops"
-attributes = {{ airline = "AFR" }}
-"#,
-        standard = filter("standard").display(),
-        partner = filter("airline-partner").display(),
-    )
-}
 
 /// Subscriptions of every kind in the grammar, on three demo connections and one partner
 /// connection; checks each receives exactly the events the grammar says, and that the partner's

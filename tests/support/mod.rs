@@ -57,6 +57,47 @@ pub fn dataset() -> &'static [Value] {
     })
 }
 
+/// A configuration with the two example tenants (and any extra `[tenants.*]` given).
+pub fn config(kafka: &str, extra: &str) -> String {
+    format!(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+
+[kafka]
+{kafka}
+
+[replay]
+speedup = 0.0
+loops = 1
+
+[delivery]
+queue_capacity = 100000
+window_events_per_partition = 100000
+
+[tenants.demo]
+filter = "{standard}"
+
+[tenants.partner]
+filter = "{partner}"
+{extra}
+
+[[api_keys]]
+key = "demo-key"
+tenant = "demo"
+subject = "tester"
+
+[[api_keys]]
+key = "partner-key"
+tenant = "partner"
+subject = "afr-ops"
+attributes = {{ airline = "AFR" }}
+"#,
+        standard = filter("standard").display(),
+        partner = filter("airline-partner").display(),
+    )
+}
+
 /// The service as a child process, killed on drop. Its log goes to a file in the artefacts.
 pub struct Service {
     child: Child,
