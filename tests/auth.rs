@@ -217,7 +217,7 @@ async fn good_tokens_of_every_key_kind_connect_and_carry_their_claims() {
         assert_eq!(client.welcome["subject"], "alice", "{what}");
         client.subscribe_from_start("all", "all", 4).await;
         client.until("subscribed", "all").await;
-        assert_eq!(client.next().await["type"], "event", "{what}");
+        assert_eq!(client.next_event().await["type"], "event", "{what}");
     }
 
     // The claims reach the filter: the partner filter admits only the token's airline.
@@ -241,7 +241,7 @@ async fn good_tokens_of_every_key_kind_connect_and_carry_their_claims() {
     assert!(before.iter().all(|m| m["type"] != "event"));
     client.subscribe_from_start("own", "airline:AFR", 4).await;
     client.until("subscribed", "own").await;
-    let event = client.next().await;
+    let event = client.next_event().await;
     assert_eq!(event["payload"]["airline_icao"], "AFR");
 }
 

@@ -316,7 +316,7 @@ async fn bad_client_input_gets_clear_answers_and_the_connection_keeps_working() 
     // After all that, the same connection subscribes and receives events.
     client.subscribe_from_start("ok", "all", 4).await;
     let (_, _) = client.until("subscribed", "ok").await;
-    let event = client.next().await;
+    let event = client.next_event().await;
     assert_eq!(event["type"], "event", "{event}");
     assert_eq!(event["subs"], json!(["ok"]));
 

@@ -187,7 +187,8 @@ pub struct DeliveryConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
-    /// Path of the tenant's filter component (`.wasm`), relative to the working directory.
+    /// Path of the tenant's filter component (`.wasm`); relative paths are relative to the
+    /// configuration file's folder (to the working directory for the built-in demo).
     pub filter: PathBuf,
 }
 
@@ -304,8 +305,9 @@ impl Default for Config {
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
+    /// figment's message already names the key and the source, so it is the whole message.
+    #[error("configuration: {0}")]
+    Load(Box<figment::Error>),
     #[error("configuration: {0}")]
     Invalid(String),
 }
@@ -338,13 +340,38 @@ impl Config {
                     .split("__"),
             )
             .extract()
-            .map_err(Box::new)?;
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let mut config = config;
+        if let Some(dir) = file.and_then(Path::parent) {
+            config.resolve_paths(dir);
+        }
         config.validate()?;
         Ok(config)
     }
 
+    /// Makes relative paths relative to the configuration file's folder, not to wherever the
+    /// service happens to be started.
+    fn resolve_paths(&mut self, dir: &Path) {
+        let resolve = |path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = dir.join(&*path);
+            }
+        };
+        self.tenants
+            .values_mut()
+            .for_each(|t| resolve(&mut t.filter));
+        self.auth
+            .keys
+            .iter_mut()
+            .filter_map(|k| k.file.as_mut())
+            .for_each(resolve);
+        self.replay.file.iter_mut().for_each(resolve);
+        self.filter.cache_dir.iter_mut().for_each(resolve);
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
+        let mut seen = std::collections::HashSet::new();
         for key in &self.api_keys {
             if !self.tenants.contains_key(&key.tenant) {
                 return invalid(format!(
@@ -352,6 +379,17 @@ impl Config {
                     key.subject, key.tenant
                 ));
             }
+            if key.key.is_empty() || !seen.insert(&key.key) {
+                return invalid(format!("api key of {} is empty or used twice", key.subject));
+            }
+        }
+        if self.kafka.topic.trim().is_empty() {
+            return invalid("kafka.topic must not be empty".into());
+        }
+        if self.http.max_message_bytes < 256 || self.http.max_subscriptions == 0 {
+            return invalid(
+                "http.max_message_bytes must be >= 256 and http.max_subscriptions > 0".into(),
+            );
         }
         if self.kafka.batch_max_events == 0 || self.delivery.queue_capacity == 0 {
             return invalid(

@@ -199,9 +199,15 @@ pub fn init_logging() {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if std::env::var("FLIGHTCAST_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
-    } else {
-        builder.init();
+    match std::env::var("FLIGHTCAST_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().init(),
+        Ok("text") | Err(_) => builder.init(),
+        Ok(other) => {
+            builder.init();
+            tracing::warn!(
+                format = other,
+                "FLIGHTCAST_LOG_FORMAT is json or text; using text"
+            );
+        }
     }
 }

@@ -327,6 +327,16 @@ impl Client {
         self.try_next().await.expect("a message")
     }
 
+    /// The next event message, passing over notices such as `caught_up`.
+    pub async fn next_event(&mut self) -> Value {
+        loop {
+            let message = self.next().await;
+            if message["type"] == "event" {
+                return message;
+            }
+        }
+    }
+
     /// Reads until a message of `kind` for subscription `id` arrives; returns the events seen
     /// before it (other notices are collected too, in order).
     pub async fn until(&mut self, kind: &str, id: &str) -> (Value, Vec<Value>) {

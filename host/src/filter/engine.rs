@@ -124,10 +124,19 @@ impl FilterEngine {
         }
         let component = Component::new(&self.engine, bytes)?;
         tracing::info!(sha256, "filter compiled");
-        std::fs::create_dir_all(dir)?;
-        let tmp = cached.with_extension("tmp");
-        std::fs::write(&tmp, component.serialize()?)?;
-        std::fs::rename(&tmp, &cached)?;
+        // A cache that cannot be written costs a recompile at the next start, nothing more.
+        if let Err(error) = store(dir, &cached, &component) {
+            tracing::warn!(sha256, dir = %dir.display(), %error, "compiled filter not cached");
+        }
         Ok(component)
     }
+}
+
+/// Writes a compiled component into the cache atomically (write, then rename).
+fn store(dir: &Path, cached: &Path, component: &Component) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = cached.with_extension("tmp");
+    std::fs::write(&tmp, component.serialize()?)?;
+    std::fs::rename(&tmp, cached)?;
+    Ok(())
 }

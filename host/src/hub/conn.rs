@@ -26,6 +26,9 @@ pub struct EventOut {
     pub kafka_ts_ms: Option<i64>,
     /// JSON of the event, shared with every other recipient of the same payload.
     pub payload: Bytes,
+    /// False for events replayed from the window to a resuming subscription; only live ones
+    /// feed the latency histogram.
+    pub live: bool,
 }
 
 /// Everything the hub sends a connection, in order.
@@ -44,6 +47,10 @@ pub enum Outbound {
     Unsubscribed {
         id: Arc<str>,
     },
+    /// A resuming subscription has caught up: what follows is live.
+    CaughtUp {
+        id: Arc<str>,
+    },
     /// The server ended a subscription (for example its filter now rejects it).
     Ended {
         id: Arc<str>,
@@ -51,6 +58,13 @@ pub enum Outbound {
     },
     /// Events that were due to this connection and will not come.
     Gap(Gap),
+    /// A request the session refused itself (duplicate id, limit, unknown id), sent back
+    /// through the worker so that it keeps its place among the replies.
+    Refused {
+        id: Arc<str>,
+        code: &'static str,
+        message: String,
+    },
 }
 
 /// A contiguous range of a partition in which events were lost for a connection.
@@ -77,6 +91,8 @@ pub struct ConnHandle {
     has_lost: AtomicBool,
     /// Set when a control message found the queue full: the connection must close.
     overloaded: AtomicBool,
+    /// Set by the worker when a catching-up subscription waits for room in the queue.
+    drain_wanted: AtomicBool,
 }
 
 impl ConnHandle {
@@ -98,6 +114,7 @@ impl ConnHandle {
             lost: Mutex::new(BTreeMap::new()),
             has_lost: AtomicBool::new(false),
             overloaded: AtomicBool::new(false),
+            drain_wanted: AtomicBool::new(false),
         };
         (Arc::new(handle), rx)
     }
@@ -177,6 +194,27 @@ impl ConnHandle {
             .collect()
     }
 
+    /// Events the queue can take before it drops.
+    pub fn room(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.queued_events.load(Ordering::Acquire))
+    }
+
+    /// Asks the session to signal the worker once the queue is half empty. Returns false
+    /// when the queue has already drained that far (the session may have emptied it between
+    /// the worker's look and this call): then the worker goes on instead of waiting.
+    pub fn wait_for_room(&self) -> bool {
+        self.drain_wanted.store(true, Ordering::Release);
+        let half_empty = self.queued_events.load(Ordering::Acquire) <= self.capacity / 2;
+        !(half_empty && self.drain_wanted.swap(false, Ordering::AcqRel))
+    }
+
+    /// True once per request, when the queue has drained to half its capacity.
+    pub fn take_drain_signal(&self) -> bool {
+        let half_empty = self.queued_events.load(Ordering::Acquire) <= self.capacity / 2;
+        half_empty && self.drain_wanted.swap(false, Ordering::AcqRel)
+    }
+
     pub fn is_overloaded(&self) -> bool {
         self.overloaded.load(Ordering::Acquire)
     }
@@ -193,6 +231,7 @@ mod tests {
             offset,
             kafka_ts_ms: None,
             payload: Bytes::new(),
+            live: true,
         }
     }
 

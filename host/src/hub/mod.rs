@@ -46,7 +46,9 @@ impl Hub {
         let window = Arc::new(Window::new(config.delivery.window_events_per_partition));
         let mut tenants = HashMap::new();
         for (name, tenant) in &config.tenants {
-            let filter = engine.load(&tenant.filter)?;
+            let filter = engine
+                .load(&tenant.filter)
+                .map_err(|e| anyhow::anyhow!("loading the filter of tenant {name}: {e}"))?;
             let name: Arc<str> = name.as_str().into();
             // Instantiate once now so a filter that cannot even start fails start-up.
             FilterInstance::new(engine, &filter, name.clone())
@@ -113,6 +115,16 @@ impl TenantLink {
             from,
         })
         .await;
+    }
+
+    /// The connection's queue has room again for catching-up subscriptions.
+    pub async fn drained(&self, conn: ConnId) {
+        self.command(Command::Drained { conn }).await;
+    }
+
+    /// Sends `message` to the connection after the replies to its earlier requests.
+    pub async fn echo(&self, conn: ConnId, message: Outbound) {
+        self.command(Command::Echo { conn, message }).await;
     }
 
     pub async fn unsubscribe(&self, conn: ConnId, id: Arc<str>) {

@@ -57,8 +57,8 @@ impl Window {
         }
     }
 
-    /// Events of `partition` with `from <= offset <= through`.
-    pub fn read(&self, partition: i32, from: i64, through: i64) -> Replay {
+    /// Events of `partition` with `from <= offset <= through`, at most `limit` of them.
+    pub fn read(&self, partition: i32, from: i64, through: i64, limit: usize) -> Replay {
         let partitions = self.partitions.read().expect("window lock");
         let Some(slots) = partitions.get(&partition) else {
             let missing_until = (from <= through).then_some(through + 1);
@@ -72,6 +72,7 @@ impl Window {
         let slots: Vec<Slot> = slots
             .range(start..)
             .take_while(|s| s.offset <= through)
+            .take(limit)
             .cloned()
             .collect();
         let missing_until = (from < first && from <= through).then_some(first.min(through + 1));
@@ -105,7 +106,7 @@ mod tests {
     fn serves_requests_inside_the_window_without_gap() {
         let window = Window::new(10);
         window.append(&batch(0, 0..5));
-        let replay = window.read(0, 2, 3);
+        let replay = window.read(0, 2, 3, 10);
         let offsets: Vec<i64> = replay.slots.iter().map(|s| s.offset).collect();
         assert_eq!(offsets, vec![2, 3]);
         assert_eq!(replay.missing_until, None);
@@ -115,19 +116,32 @@ mod tests {
     fn reports_what_aged_out_of_the_window() {
         let window = Window::new(3);
         window.append(&batch(1, 0..10));
-        let replay = window.read(1, 4, 9);
+        let replay = window.read(1, 4, 9, 10);
         let offsets: Vec<i64> = replay.slots.iter().map(|s| s.offset).collect();
         assert_eq!(offsets, vec![7, 8, 9]);
         assert_eq!(replay.missing_until, Some(7));
         // Exactly at the window's start: nothing is missing.
-        assert_eq!(window.read(1, 7, 9).missing_until, None);
+        assert_eq!(window.read(1, 7, 9, 10).missing_until, None);
+    }
+
+    #[test]
+    fn reads_no_more_than_the_limit() {
+        let window = Window::new(10);
+        window.append(&batch(0, 0..8));
+        let offsets: Vec<i64> = window
+            .read(0, 1, 7, 3)
+            .slots
+            .iter()
+            .map(|s| s.offset)
+            .collect();
+        assert_eq!(offsets, vec![1, 2, 3]);
     }
 
     #[test]
     fn nothing_to_replay_when_client_is_current() {
         let window = Window::new(3);
         window.append(&batch(2, 0..3));
-        let replay = window.read(2, 3, 2);
+        let replay = window.read(2, 3, 2, 10);
         assert!(replay.slots.is_empty());
         assert_eq!(replay.missing_until, None);
     }

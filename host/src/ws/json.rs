@@ -77,7 +77,8 @@ impl Dialect for Json {
                     .client_errors
                     .with_label_values(&["bad_request"])
                     .inc();
-                return fx.push(error("bad_request", &bad.to_string(), None));
+                let id = protocol::request_id(&body);
+                return fx.push(error("bad_request", &bad.to_string(), id.as_deref()));
             }
         };
         match request {
@@ -102,10 +103,6 @@ impl Dialect for Json {
 
     fn gap(&mut self, gap: &Gap, fx: &mut Vec<Effect>) {
         fx.push(text(protocol::gap_json(gap)));
-    }
-
-    fn refused(&mut self, id: &str, code: &str, message: &str, fx: &mut Vec<Effect>) {
-        fx.push(error(code, message, Some(id)));
     }
 
     fn next_timer(&self) -> Option<Instant> {

@@ -52,7 +52,8 @@ fn refuse(error: crate::auth::AuthError) -> Response {
         .handshake_refusals
         .with_label_values(&[error.reason()])
         .inc();
-    (StatusCode::UNAUTHORIZED, error.to_string()).into_response()
+    let challenge = [(axum::http::header::WWW_AUTHENTICATE, "Bearer")];
+    (StatusCode::UNAUTHORIZED, challenge, error.to_string()).into_response()
 }
 
 /// The upgrade with the per-connection limits applied.

@@ -65,6 +65,16 @@ pub fn parse(text: &str) -> Result<Request, BadRequest> {
     Ok(request)
 }
 
+/// The `id` a request names, if it is a JSON object with a string `id`, so that an error
+/// about an otherwise bad request can still name it.
+pub fn request_id(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Named {
+        id: String,
+    }
+    serde_json::from_str::<Named>(text).ok().map(|n| n.id)
+}
+
 /// Turns the `from` object's string keys into partitions.
 pub fn positions(from: BTreeMap<String, i64>) -> Result<BTreeMap<i32, i64>, BadRequest> {
     from.into_iter()
@@ -100,6 +110,11 @@ pub enum Notice<'a> {
     Ended {
         id: &'a str,
         reason: &'a str,
+    },
+    /// A resuming subscription has received everything it missed; what follows is live.
+    #[serde(rename = "caught_up")]
+    CaughtUp {
+        id: &'a str,
     },
     /// The connection's token expires in `in_ms`; send `{"op":"auth"}` with a new one.
     Expiring {
@@ -149,6 +164,13 @@ pub fn outbound_json(message: &Outbound) -> String {
         Outbound::Unsubscribed { id } => Notice::Unsubscribed { id }.to_json(),
         Outbound::Ended { id, reason } => Notice::Ended { id, reason }.to_json(),
         Outbound::Gap(gap) => gap_json(gap),
+        Outbound::CaughtUp { id } => Notice::CaughtUp { id }.to_json(),
+        Outbound::Refused { id, code, message } => Notice::Error {
+            code,
+            message,
+            id: Some(id),
+        }
+        .to_json(),
     }
 }
 
@@ -211,6 +233,7 @@ mod tests {
             partition: 1,
             offset: 7,
             kafka_ts_ms: None,
+            live: true,
             payload: bytes::Bytes::from_static(br#"{"k":1}"#),
         };
         let json: serde_json::Value = serde_json::from_str(&event_json(&event)).unwrap();

@@ -22,6 +22,8 @@ const GAP_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Close codes (RFC 6455 and the IANA registry).
 pub const CLOSE_NORMAL: u16 = 1000;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+pub const CLOSE_PROTOCOL: u16 = 1002;
+pub const CLOSE_INVALID_DATA: u16 = 1007;
 pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_RESTART: u16 = 1012;
@@ -60,8 +62,6 @@ pub trait Dialect: Send + 'static {
     fn deliver(&mut self, message: Outbound, fx: &mut Vec<Effect>);
     /// Events lost for this connection.
     fn gap(&mut self, gap: &Gap, fx: &mut Vec<Effect>);
-    /// The session refused a request itself (duplicate id, too many subscriptions).
-    fn refused(&mut self, id: &str, code: &str, message: &str, fx: &mut Vec<Effect>);
     /// When `timer` should next run, if ever.
     fn next_timer(&self) -> Option<Instant>;
     /// Periodic duties: pings, heart-beats, idle checks. `heard` is the last time anything
@@ -74,6 +74,8 @@ pub trait Dialect: Send + 'static {
 /// Why the session loop ended.
 enum End {
     ClientGone,
+    /// The client sent a close frame; the library has queued the reply, which must be flushed.
+    ClientClosed,
     Close(u16, String),
 }
 
@@ -120,12 +122,19 @@ impl<D: Dialect> Session<D> {
             Some(end) => end,
             None => session.serve().await,
         };
-        if let End::Close(code, reason) = end {
-            let frame = CloseFrame {
-                code,
-                reason: Utf8Bytes::from(reason),
-            };
-            let _ = session.socket.send(Message::Close(Some(frame))).await;
+        match end {
+            End::Close(code, reason) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from(reason),
+                };
+                let _ = session.socket.send(Message::Close(Some(frame))).await;
+            }
+            // The library queued the reply to the client's close frame; closing sends it.
+            End::ClientClosed => {
+                let _ = futures::SinkExt::close(&mut session.socket).await;
+            }
+            End::ClientGone => {}
         }
         if let Some(attached) = session.attached.take() {
             attached.link.detach(attached.handle.id).await;
@@ -142,13 +151,21 @@ impl<D: Dialect> Session<D> {
         let mut gap_flush = tokio::time::interval(GAP_FLUSH_INTERVAL);
         loop {
             let mut fx = Vec::new();
+            // The Kafka timestamp of a live event being written, for the latency histogram.
+            let mut written_at_ms = None;
             let deadline = self.next_deadline();
             tokio::select! {
                 _ = shutdown.cancelled() => return End::Close(CLOSE_RESTART, "server restarting".into()),
                 out = recv(&mut self.attached) => match out {
                     Some(out) => {
-                        if let (Outbound::Event(_), Some(a)) = (&out, &self.attached) {
+                        if let (Outbound::Event(event), Some(a)) = (&out, &self.attached) {
                             a.handle.event_dequeued();
+                            if event.live {
+                                written_at_ms = event.kafka_ts_ms;
+                            }
+                            if a.handle.take_drain_signal() {
+                                a.link.drained(a.handle.id).await;
+                            }
                         }
                         self.gaps(&mut fx);
                         self.forget_ended(&out);
@@ -166,7 +183,8 @@ impl<D: Dialect> Session<D> {
                 incoming = self.socket.recv() => {
                     self.heard = Instant::now();
                     match incoming {
-                        Some(Ok(Message::Close(_))) | None => return End::ClientGone,
+                        Some(Ok(Message::Close(_))) => return End::ClientClosed,
+                        None => return End::ClientGone,
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                         Some(Ok(message)) => self.dialect.receive(message, &mut fx),
                         Some(Err(error)) => return self.read_failed(error),
@@ -175,6 +193,13 @@ impl<D: Dialect> Session<D> {
             }
             if let Some(end) = self.apply(fx).await {
                 return end;
+            }
+            if let Some(ts) = written_at_ms {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                let now_ms = now.map_or(0, |d| d.as_millis() as i64);
+                metrics()
+                    .delivery_latency
+                    .observe((now_ms - ts).max(0) as f64 / 1000.0);
             }
         }
     }
@@ -238,15 +263,12 @@ impl<D: Dialect> Session<D> {
         }
     }
 
-    /// Keeps the id set in step with the hub: ids of ended subscriptions can be reused.
+    /// Keeps the id set in step with the hub: ids the hub refused or ended can be reused.
+    /// (An unsubscribed id is freed when the client asks, since the worker handles requests
+    /// in order.)
     fn forget_ended(&mut self, out: &Outbound) {
-        match out {
-            Outbound::Rejected { id, .. }
-            | Outbound::Unsubscribed { id }
-            | Outbound::Ended { id, .. } => {
-                self.ids.remove(id);
-            }
-            _ => {}
+        if let Outbound::Rejected { id, .. } | Outbound::Ended { id, .. } = out {
+            self.ids.remove(id);
         }
     }
 
@@ -264,17 +286,11 @@ impl<D: Dialect> Session<D> {
                 Effect::Close(code, reason) => return Some(End::Close(code, reason)),
                 Effect::Attach(identity) => self.attach(identity, &mut more).await,
                 Effect::Reauth(token) => self.reauth(&token, &mut more),
-                Effect::Subscribe { id, topic, from } => {
-                    self.subscribe(id, topic, from, &mut more).await
-                }
+                Effect::Subscribe { id, topic, from } => self.subscribe(id, topic, from).await,
                 Effect::Unsubscribe { id } => {
-                    if !self.ids.contains(&id) {
-                        self.dialect.refused(
-                            &id,
-                            "unknown_subscription",
-                            "no subscription with this id",
-                            &mut more,
-                        );
+                    if !self.ids.remove(&id) {
+                        let message = "no subscription with this id".into();
+                        self.refuse(id, "unknown_subscription", message).await;
                     } else if let Some(a) = &self.attached {
                         a.link.unsubscribe(a.handle.id, id).await;
                     }
@@ -331,30 +347,29 @@ impl<D: Dialect> Session<D> {
         }
     }
 
-    async fn subscribe(
-        &mut self,
-        id: Arc<str>,
-        topic: String,
-        from: Option<BTreeMap<i32, i64>>,
-        fx: &mut Vec<Effect>,
-    ) {
+    async fn subscribe(&mut self, id: Arc<str>, topic: String, from: Option<BTreeMap<i32, i64>>) {
         let limit = self.app.config.http.max_subscriptions;
         if self.ids.contains(&id) {
-            return self
-                .dialect
-                .refused(&id, "duplicate_id", "subscription id already in use", fx);
+            let message = "subscription id already in use".into();
+            return self.refuse(id, "duplicate_id", message).await;
         }
         if self.ids.len() >= limit {
-            metrics()
-                .client_errors
-                .with_label_values(&["subscription_limit"])
-                .inc();
             let message = format!("at most {limit} subscriptions per connection");
-            return self.dialect.refused(&id, "limit", &message, fx);
+            return self.refuse(id, "limit", message).await;
         }
         let Some(a) = &self.attached else { return };
         self.ids.insert(id.clone());
         a.link.subscribe(a.handle.id, id, topic, from).await;
+    }
+
+    /// Refuses a request in order with the replies to the connection's earlier requests.
+    async fn refuse(&mut self, id: Arc<str>, code: &'static str, message: String) {
+        metrics().client_errors.with_label_values(&[code]).inc();
+        if let Some(a) = &self.attached {
+            a.link
+                .echo(a.handle.id, Outbound::Refused { id, code, message })
+                .await;
+        }
     }
 
     /// Maps a read error to how the connection ends: an oversized message gets code 1009.
@@ -367,8 +382,25 @@ impl<D: Dialect> Session<D> {
                 .inc();
             return End::Close(CLOSE_TOO_BIG, "message too large".into());
         }
-        tracing::debug!(%error, "read failed");
-        End::ClientGone
+        // Broken framing or text that is not UTF-8: say so with the matching close code.
+        let (code, label, reason) = if text.contains("UTF-8") || text.contains("utf-8") {
+            (
+                CLOSE_INVALID_DATA,
+                "invalid_utf8",
+                "text message is not UTF-8",
+            )
+        } else if text.contains("protocol") || text.contains("Protocol") {
+            (
+                CLOSE_PROTOCOL,
+                "websocket_protocol",
+                "WebSocket protocol violation",
+            )
+        } else {
+            tracing::debug!(%error, "read failed");
+            return End::ClientGone;
+        };
+        metrics().client_errors.with_label_values(&[label]).inc();
+        End::Close(code, reason.into())
     }
 }
 

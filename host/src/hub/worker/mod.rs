@@ -10,7 +10,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::conn::{ConnHandle, ConnId, EventOut, Gap, Outbound};
+mod catchup;
+
+use super::conn::{ConnHandle, ConnId, EventOut, Outbound};
 use super::window::Window;
 use crate::event::{Batch, RecordMeta};
 use crate::filter::{
@@ -23,8 +25,6 @@ use crate::telemetry::metrics;
 const MAX_TRAPS_PER_BATCH: usize = 8;
 /// Largest replacement payload a filter may return for one delivery, in bytes.
 const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
-/// Windowed events routed per filter call when a subscription resumes.
-const RESUME_CHUNK: usize = 256;
 
 /// A request to a tenant worker.
 pub enum Command {
@@ -46,6 +46,15 @@ pub enum Command {
         id: Arc<str>,
     },
     Route(Arc<Batch>),
+    /// The connection's queue has room again: continue its catching-up subscriptions.
+    Drained {
+        conn: ConnId,
+    },
+    /// Send a message to the connection in order with the replies to its earlier requests.
+    Echo {
+        conn: ConnId,
+        message: Outbound,
+    },
 }
 
 struct Connection {
@@ -56,6 +65,11 @@ struct Connection {
 struct Subscription {
     topic: String,
     keys: Vec<String>,
+    /// Per partition, the first offset the client wants (its `from`): it has seen the rest.
+    floor: BTreeMap<i32, i64>,
+    /// While the subscription catches up from the window: the next offset to send, per
+    /// partition. Live routing passes it by until the cursor reaches the live position.
+    cursor: Option<BTreeMap<i32, i64>>,
 }
 
 type SubKey = (ConnId, Arc<str>);
@@ -74,6 +88,18 @@ pub struct TenantWorker {
     window: Arc<Window>,
     /// Highest offset routed so far, per partition.
     routed_through: HashMap<i32, i64>,
+}
+
+impl Subscription {
+    /// Whether a live event goes to this subscription: not while it catches up, and not
+    /// below the position its client resumed from.
+    fn is_live_for(&self, meta: &RecordMeta) -> bool {
+        self.cursor.is_none()
+            && self
+                .floor
+                .get(&meta.partition)
+                .is_none_or(|f| meta.offset >= *f)
+    }
 }
 
 impl TenantWorker {
@@ -118,6 +144,8 @@ impl TenantWorker {
                 } => self.subscribe(conn, id, topic, from),
                 Command::Unsubscribe { conn, id } => self.unsubscribe(conn, id),
                 Command::Route(batch) => self.route(&batch),
+                Command::Drained { conn } => self.drained(conn),
+                Command::Echo { conn, message } => self.send(conn, message),
             }
         }
         tracing::info!(tenant = %self.tenant, "tenant worker stopped");
@@ -185,13 +213,15 @@ impl TenantWorker {
                 for k in &keys {
                     self.index.entry(k.clone()).or_default().push(key.clone());
                 }
-                self.subs.insert(
-                    key,
-                    Subscription {
-                        topic: topic.clone(),
-                        keys,
-                    },
-                );
+                let floor = from.clone().unwrap_or_default();
+                let sub = Subscription {
+                    topic: topic.clone(),
+                    keys,
+                    floor,
+                    cursor: from,
+                };
+                let resuming = sub.cursor.is_some();
+                self.subs.insert(key.clone(), sub);
                 metrics()
                     .subscriptions
                     .with_label_values(&[&self.tenant])
@@ -204,8 +234,8 @@ impl TenantWorker {
                         topic,
                     },
                 );
-                if let Some(from) = from {
-                    self.resume(&(conn, id), &from);
+                if resuming {
+                    self.pump(&key);
                 }
                 return;
             }
@@ -364,7 +394,11 @@ impl TenantWorker {
         for group in groups {
             for key in &group.keys {
                 for sub in self.index.get(key).into_iter().flatten() {
-                    if only.is_none_or(|o| o == sub) {
+                    let wanted = match only {
+                        Some(only) => only == sub,
+                        None => self.subs.get(sub).is_some_and(|s| s.is_live_for(meta)),
+                    };
+                    if wanted {
                         recipients.entry(sub.0).or_default().push(sub.1.clone());
                     }
                 }
@@ -380,11 +414,12 @@ impl TenantWorker {
                 subs.sort_unstable();
                 subs.dedup();
                 if let Some(c) = self.conns.get(&conn) {
-                    c.handle.send_event(event_out(meta, subs, payload.clone()));
+                    c.handle
+                        .send_event(event_out(meta, subs, payload.clone(), only.is_none()));
                 }
             }
             if only.is_some() {
-                // A resuming subscription gets the event once, with the first matching payload.
+                // A catching-up subscription gets the event once, with the first matching payload.
                 return;
             }
         }
@@ -410,50 +445,6 @@ impl TenantWorker {
         None
     }
 
-    /// Serves a subscription that asked to start from earlier positions: routes the windowed
-    /// events it missed and sends those it matches, before any live event reaches it.
-    fn resume(&mut self, sub: &SubKey, from: &BTreeMap<i32, i64>) {
-        for (&partition, &next) in from {
-            let through = self.routed_through.get(&partition).copied().unwrap_or(-1);
-            if next > through {
-                continue;
-            }
-            let replay = self.window.read(partition, next, through);
-            if let Some(until) = replay.missing_until {
-                let gap = Gap {
-                    reason: "beyond_window",
-                    partition,
-                    from: next,
-                    to: until - 1,
-                    dropped: None,
-                };
-                self.send(sub.0, Outbound::Gap(gap));
-            }
-            for chunk in replay.slots.chunks(RESUME_CHUNK) {
-                let events: Vec<Event> = chunk
-                    .iter()
-                    .map(|s| s.batch.events[s.index].clone())
-                    .collect();
-                let routed = self.route_events(&events);
-                for (slot, answer) in chunk.iter().zip(routed) {
-                    let meta = &slot.batch.meta[slot.index];
-                    match answer {
-                        Ok(groups) => self.deliver(meta, groups, Some(sub)),
-                        Err(reason) => {
-                            metrics()
-                                .drops
-                                .with_label_values(&[&self.tenant, reason])
-                                .inc();
-                            if let Some(c) = self.conns.get(&sub.0) {
-                                c.handle.note_gap(partition, meta.offset, reason);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     fn send(&self, conn: ConnId, message: Outbound) {
         if let Some(c) = self.conns.get(&conn) {
             c.handle.send_control(message);
@@ -475,12 +466,13 @@ fn failure_reason(failure: &FilterFailure) -> &'static str {
     }
 }
 
-fn event_out(meta: &RecordMeta, subs: Vec<Arc<str>>, payload: Bytes) -> EventOut {
+fn event_out(meta: &RecordMeta, subs: Vec<Arc<str>>, payload: Bytes, live: bool) -> EventOut {
     EventOut {
         subs,
         partition: meta.partition,
         offset: meta.offset,
         kafka_ts_ms: meta.kafka_ts_ms,
         payload,
+        live,
     }
 }
