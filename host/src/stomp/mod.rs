@@ -14,6 +14,8 @@ pub mod error;
 pub mod frame;
 
 mod escape;
+#[cfg(test)]
+mod tests;
 
 pub use decode::Decoder;
 pub use encode::{encode, EncodeError};
