@@ -7,8 +7,10 @@ use super::frame::{parse_length, Frame, Version, CONTENT_LENGTH};
 /// otherwise reach the peer as a different frame (or as two).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
+    /// The command is empty or is not a single line.
     #[error("cannot encode command {command:?}: expected non-empty text without CR, LF or NUL")]
     InvalidCommand { command: String },
+    /// A header name or value the version (or the command) cannot carry.
     #[error("cannot encode header {name:?} of a {command} frame in STOMP {version}: {reason}")]
     Header {
         command: String,
@@ -16,6 +18,7 @@ pub enum EncodeError {
         version: Version,
         reason: &'static str,
     },
+    /// A `content-length` header that is not the body's size in bytes.
     #[error(
         "cannot encode {command}: content-length is {declared:?} but the body has {actual} bytes"
     )]
@@ -24,6 +27,7 @@ pub enum EncodeError {
         declared: String,
         actual: usize,
     },
+    /// A body with NUL but no `content-length`: the peer would stop at the NUL.
     #[error("cannot encode {command}: its body holds NUL, so it needs a content-length header")]
     NulWithoutLength { command: String },
 }
@@ -70,13 +74,12 @@ pub fn encode(frame: &Frame, version: Version) -> Result<Vec<u8>, EncodeError> {
 }
 
 fn check_command(command: &str) -> Result<(), EncodeError> {
-    let bad = command.is_empty() || command.contains(['\r', '\n', '\0']);
-    match bad {
-        true => Err(EncodeError::InvalidCommand {
+    if command.is_empty() || command.contains(['\r', '\n', '\0']) {
+        return Err(EncodeError::InvalidCommand {
             command: command.to_string(),
-        }),
-        false => Ok(()),
+        });
     }
+    Ok(())
 }
 
 /// The body must end where the peer will think it ends.

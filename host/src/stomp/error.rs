@@ -31,27 +31,37 @@ impl Default for Limits {
 /// peer is cut to [`EXCERPT_CHARS`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
+    /// The frame, complete or not, is longer than `max_frame_bytes`.
     #[error("frame exceeds the limit of {limit} bytes (max_frame_bytes)")]
     FrameTooLarge { limit: usize },
+    /// The declared body would take the frame past `max_frame_bytes`.
     #[error(
         "content-length {declared} makes the frame exceed the limit of {limit} bytes \
          (max_frame_bytes)"
     )]
     ContentLengthTooLarge { declared: String, limit: usize },
+    /// More header lines than `max_headers`.
     #[error("frame has more than {limit} headers (max_headers)")]
     TooManyHeaders { limit: usize },
+    /// The head, complete or not, is longer than `max_header_bytes`.
     #[error("frame headers exceed the limit of {limit} bytes (max_header_bytes)")]
     HeadersTooLarge { limit: usize },
+    /// The command line holds a carriage return that is not part of its line ending.
     #[error("expected a command such as SEND on line 1, got {command:?}")]
     InvalidCommand { command: String },
+    /// NUL before the blank line that ends the head; lines are counted from 1.
     #[error("expected a line ending on line {line} of the frame, got a NUL byte")]
     NulInHead { line: usize },
+    /// The command or a header is not UTF-8, as the spec requires.
     #[error("expected UTF-8 on line {line} of the frame, got other bytes")]
     NotUtf8 { line: usize },
+    /// A header line without a colon.
     #[error("expected name:value on line {line} of the frame, got {text:?}")]
     MissingColon { line: usize, text: String },
+    /// A header line that starts with its colon.
     #[error("expected a header name before the colon on line {line} of the frame")]
     EmptyHeaderName { line: usize },
+    /// A backslash sequence the version does not define, which the spec makes fatal.
     #[error(
         "expected one of the escapes {allowed} (STOMP {version}) on line {line} \
          of the frame, got {found:?}"
@@ -62,8 +72,10 @@ pub enum FrameError {
         version: &'static str,
         allowed: &'static str,
     },
+    /// A `content-length` that is not a plain decimal number.
     #[error("expected content-length to be a number of bytes, got {value:?}")]
     InvalidContentLength { value: String },
+    /// The byte after a `content-length` body is not the closing NUL.
     #[error(
         "expected NUL after the {length} body bytes given by content-length, got byte {found:#04x}"
     )]

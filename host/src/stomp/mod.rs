@@ -14,6 +14,7 @@ pub mod error;
 pub mod frame;
 
 mod escape;
+mod head;
 #[cfg(test)]
 mod tests;
 

@@ -30,10 +30,10 @@ fn representable(text: &str, is_name: bool, rules: Version) -> String {
             }
         })
         .collect();
-    match is_name && cleaned.is_empty() {
-        true => "h".into(),
-        false => cleaned,
+    if is_name && cleaned.is_empty() {
+        return "h".into();
     }
+    cleaned
 }
 
 fn any_command() -> impl Strategy<Value = String> {
