@@ -3,7 +3,8 @@
 //!
 //! The modules follow the data: `kafka` reads and decodes, `hub` routes batches through each
 //! tenant's `filter` into per-connection queues, `ws` writes them to clients; `http` serves the
-//! endpoints, `config` and `telemetry` serve everything.
+//! endpoints, `config` and `telemetry` serve everything. `stomp` is the frame codec for
+//! STOMP clients.
 
 pub mod app;
 pub mod auth;
@@ -13,5 +14,6 @@ pub mod filter;
 pub mod http;
 pub mod hub;
 pub mod kafka;
+pub mod stomp;
 pub mod telemetry;
 pub mod ws;
