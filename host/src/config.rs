@@ -27,6 +27,31 @@ pub struct Config {
     pub api_keys: Vec<ApiKey>,
     /// Signed-token (JWT) authentication.
     pub auth: AuthConfig,
+    /// The STOMP dialect.
+    pub stomp: StompConfig,
+}
+
+/// STOMP over WebSocket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StompConfig {
+    /// The server's heart-beat offer, in milliseconds: it sends no more often than this and
+    /// asks the client for no more than this. 0 turns heart-beats off. Default 10000.
+    pub heartbeat_ms: u64,
+    /// Largest frame a client may send, in bytes (across WebSocket messages). Default 64 KiB.
+    pub max_frame_bytes: usize,
+    /// Most header lines in a client frame. Default 64.
+    pub max_headers: usize,
+}
+
+impl Default for StompConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 10_000,
+            max_frame_bytes: 64 * 1024,
+            max_headers: 64,
+        }
+    }
 }
 
 /// Signed-token (JWT) authentication. Tokens must carry `exp`; the connection closes then.
@@ -298,6 +323,7 @@ impl Default for Config {
                 key("partner-afr", "partner", &[("airline", "AFR")]),
             ],
             auth: AuthConfig::default(),
+            stomp: StompConfig::default(),
         }
     }
 }

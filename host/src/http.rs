@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
         .route("/ws", get(crate::ws::handler))
+        .route("/stomp", get(crate::ws::stomp_handler))
         .route(
             "/metrics",
             get(|| async {

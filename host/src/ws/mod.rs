@@ -14,6 +14,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::Authenticator;
+use crate::stomp::session::Stomp;
+use crate::stomp::Version;
+
 use crate::http::AppState;
 use crate::telemetry::metrics;
 use session::Session;
@@ -22,7 +25,11 @@ use session::Session;
 /// would dominate memory with thousands of mostly idle clients.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
-/// `GET /ws`: the JSON protocol. The token is required at the handshake.
+/// STOMP subprotocols, preferred first.
+const STOMP_SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
+
+/// `GET /ws`: the JSON protocol, or STOMP when the client offers a STOMP subprotocol (as
+/// browsers using stompjs do). JSON needs the token at the handshake.
 pub async fn handler(
     ws: WebSocketUpgrade,
     Query(query): Query<HashMap<String, String>>,
@@ -30,6 +37,11 @@ pub async fn handler(
     State(app): State<AppState>,
 ) -> Response {
     let token = Authenticator::from_handshake(query.get("token").map(String::as_str), &headers);
+    let ws = ws.protocols(STOMP_SUBPROTOCOLS);
+    if ws.selected_protocol().is_some() {
+        return stomp(ws, app, token);
+    }
+
     let identity = match app.auth.verify(token.unwrap_or_default()) {
         Ok(identity) if app.hub.tenant(&identity.tenant).is_some() => identity,
         Ok(_) => return refuse(crate::auth::AuthError::UnknownTenant),
@@ -46,7 +58,48 @@ pub async fn handler(
     })
 }
 
+/// `GET /stomp`: STOMP for clients that offer no subprotocol (they get STOMP 1.2 at most).
+pub async fn stomp_handler(
+    ws: WebSocketUpgrade,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    State(app): State<AppState>,
+) -> Response {
+    let token = Authenticator::from_handshake(query.get("token").map(String::as_str), &headers);
+    stomp(ws.protocols(STOMP_SUBPROTOCOLS), app, token)
+}
+
+/// Upgrades to STOMP. A token at the handshake is optional (CONNECT may carry one) but is
+/// refused with 401 when present and invalid.
+fn stomp(ws: WebSocketUpgrade, app: AppState, token: Option<&str>) -> Response {
+    let identity = match token.map(|t| app.auth.verify(t)) {
+        Some(Ok(identity)) => Some(identity),
+        Some(Err(error)) => return refuse(error),
+        None => None,
+    };
+    let subprotocol = ws.selected_protocol().and_then(|p| match p.as_bytes() {
+        b"v10.stomp" => Some(Version::V1_0),
+        b"v11.stomp" => Some(Version::V1_1),
+        b"v12.stomp" => Some(Version::V1_2),
+        _ => None,
+    });
+    let http = &app.config.http;
+    let dialect = Stomp::new(
+        app.auth.clone(),
+        &app.config.stomp,
+        identity,
+        subprotocol,
+        Duration::from_millis(http.ping_interval_ms),
+        Duration::from_millis(http.idle_timeout_ms),
+    );
+    upgrade(ws, &app).on_upgrade(move |socket| {
+        let tracker = app.tracker.clone();
+        tracker.track_future(Session::run(socket, app, dialect, None))
+    })
+}
+
 /// Answers a handshake with 401 and the reason, counting it.
+
 fn refuse(error: crate::auth::AuthError) -> Response {
     metrics()
         .handshake_refusals

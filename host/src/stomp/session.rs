@@ -1,0 +1,595 @@
+//! The STOMP dialect: STOMP 1.0, 1.1 and 1.2 frames over the WebSocket, as `@stomp/stompjs`
+//! speaks them. `docs/stomp.md` gives the mapping for frontend developers.
+//!
+//! Destinations are topics of the tenant's filter, optionally behind `/topic/`. Every MESSAGE
+//! carries the event's Kafka position in `partition` and `offset` headers. Things the
+//! specification lets a server refuse (SEND, transactions) are answered with an ERROR frame,
+//! as are protocol errors; an ERROR always ends the connection.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::Message;
+
+use super::{encode, Decoder, Frame, Item, Limits, Version};
+use crate::auth::{AuthError, Authenticator, Identity};
+use crate::config::StompConfig;
+use crate::hub::{Gap, Outbound};
+use crate::telemetry::metrics;
+use crate::ws::session::{Dialect, Effect, CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY};
+
+/// Unacknowledged messages remembered per subscription in the client ack modes. Beyond this
+/// the oldest are taken as acknowledged: events are a live stream and are never redelivered.
+const MAX_UNACKED: usize = 4096;
+/// Prefix a destination may carry before the filter's topic.
+const TOPIC_PREFIX: &str = "/topic/";
+
+/// How a subscription's messages are acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AckMode {
+    Auto,
+    /// Cumulative: an ACK covers every earlier message of the subscription.
+    Client,
+    /// Each message on its own.
+    ClientIndividual,
+}
+
+struct Subscription {
+    destination: String,
+    ack: AckMode,
+    /// A RECEIPT owed once the hub has answered the SUBSCRIBE.
+    receipt: Option<String>,
+    /// Message ids delivered and not yet acknowledged, oldest first (client ack modes).
+    unacked: VecDeque<String>,
+}
+
+pub struct Stomp {
+    auth: Arc<Authenticator>,
+    /// The server's heart-beat offer, both ways, in milliseconds (0: none).
+    heartbeat_ms: u64,
+    decoder: Decoder,
+    /// Set by CONNECT; `None` before.
+    version: Option<Version>,
+    /// Identity from the WebSocket handshake, used when CONNECT carries no credential.
+    handshake_identity: Option<Identity>,
+    /// The subprotocol the handshake agreed on, which caps the version.
+    subprotocol: Option<Version>,
+    session: String,
+    subs: HashMap<Arc<str>, Subscription>,
+    /// RECEIPTs owed once the hub confirms an UNSUBSCRIBE.
+    unsubscribe_receipts: HashMap<Arc<str>, String>,
+    /// A DISCONNECT's receipt, sent once the frames before it are answered.
+    messages_sent: u64,
+    send_heartbeat_every: Option<Duration>,
+    next_heartbeat: Instant,
+    ping_interval: Duration,
+    next_ping: Instant,
+    idle_timeout: Duration,
+}
+
+impl Stomp {
+    pub fn new(
+        auth: Arc<Authenticator>,
+        config: &StompConfig,
+        handshake_identity: Option<Identity>,
+        subprotocol: Option<Version>,
+        ping_interval: Duration,
+        idle_timeout: Duration,
+    ) -> Self {
+        let now = Instant::now();
+        let limits = Limits {
+            max_frame_bytes: config.max_frame_bytes,
+            max_headers: config.max_headers,
+            ..Limits::default()
+        };
+        Self {
+            auth,
+            heartbeat_ms: config.heartbeat_ms,
+            decoder: Decoder::new(limits),
+            version: None,
+            handshake_identity,
+            subprotocol,
+            session: String::new(),
+            subs: HashMap::new(),
+            unsubscribe_receipts: HashMap::new(),
+            messages_sent: 0,
+            send_heartbeat_every: None,
+            next_heartbeat: now,
+            ping_interval,
+            next_ping: now + ping_interval,
+            idle_timeout,
+        }
+    }
+
+    fn version(&self) -> Version {
+        self.version.unwrap_or(Version::V1_2)
+    }
+
+    /// Queues a frame as one text message.
+    fn send(&self, frame: Frame, fx: &mut Vec<Effect>) {
+        match encode(&frame, self.version()) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into());
+                fx.push(Effect::Send(Message::Text(text.into())));
+            }
+            Err(error) => {
+                tracing::error!(%error, command = %frame.command, "STOMP frame not encodable")
+            }
+        }
+    }
+
+    /// Sends an ERROR frame and ends the connection, as the specification requires.
+    fn error(
+        &self,
+        message: &str,
+        receipt: Option<&str>,
+        detail: &str,
+        code: u16,
+        fx: &mut Vec<Effect>,
+    ) {
+        metrics()
+            .client_errors
+            .with_label_values(&["stomp_error"])
+            .inc();
+        let mut frame = Frame::new("ERROR").with_header("message", message);
+        if let Some(receipt) = receipt {
+            frame = frame.with_header("receipt-id", receipt);
+        }
+        let frame = frame
+            .with_header("content-type", "text/plain")
+            .with_body_and_length(detail.to_string());
+        self.send(frame, fx);
+        fx.push(Effect::Close(code, truncate(message, 120)));
+    }
+
+    fn receipt(&self, frame: &Frame, fx: &mut Vec<Effect>) {
+        if let Some(receipt) = frame.header("receipt") {
+            self.send(Frame::new("RECEIPT").with_header("receipt-id", receipt), fx);
+        }
+    }
+
+    fn frame(&mut self, frame: Frame, fx: &mut Vec<Effect>) {
+        if self.version.is_none() {
+            return self.connect(frame, fx);
+        }
+        let receipt = frame.header("receipt").map(String::from);
+        match frame.command.as_str() {
+            "SUBSCRIBE" => self.subscribe(frame, fx),
+            "UNSUBSCRIBE" => self.unsubscribe(frame, fx),
+            "ACK" | "NACK" => self.acknowledge(frame, fx),
+            "DISCONNECT" => {
+                self.receipt(&frame, fx);
+                fx.push(Effect::Close(CLOSE_NORMAL, "disconnected".into()));
+            }
+            "CONNECT" | "STOMP" => self.error(
+                "already connected",
+                receipt.as_deref(),
+                "",
+                CLOSE_POLICY,
+                fx,
+            ),
+            "SEND" => self.error(
+                "SEND is not supported",
+                receipt.as_deref(),
+                "flightcast only delivers flight events from Kafka; produce to Kafka to publish",
+                CLOSE_POLICY,
+                fx,
+            ),
+            "BEGIN" | "COMMIT" | "ABORT" => self.error(
+                "transactions are not supported",
+                receipt.as_deref(),
+                "",
+                CLOSE_POLICY,
+                fx,
+            ),
+            other => {
+                let message = format!("unknown command {}", truncate(other, 32));
+                self.error(&message, receipt.as_deref(), "", CLOSE_POLICY, fx)
+            }
+        }
+    }
+
+    fn connect(&mut self, frame: Frame, fx: &mut Vec<Effect>) {
+        let receipt = frame.header("receipt");
+        if frame.command != "CONNECT" && frame.command != "STOMP" {
+            let message = format!("expected CONNECT, got {}", truncate(&frame.command, 32));
+            return self.error(&message, receipt, "", CLOSE_POLICY, fx);
+        }
+        let mut version = Version::negotiate(frame.header("accept-version"));
+        if let (Some(v), Some(cap)) = (version, self.subprotocol) {
+            version = Some(v.min(cap));
+        }
+        let Some(version) = version else {
+            let mut error = Frame::new("ERROR")
+                .with_header("version", "1.0,1.1,1.2")
+                .with_header(
+                    "message",
+                    "supported protocol versions are 1.0, 1.1 and 1.2",
+                );
+            error = error
+                .with_header("content-type", "text/plain")
+                .with_body_and_length("");
+            self.send(error, fx);
+            return fx.push(Effect::Close(
+                CLOSE_POLICY,
+                "unsupported STOMP version".into(),
+            ));
+        };
+        self.version = Some(version);
+        self.decoder.set_version(version);
+        self.negotiate_heartbeat(frame.header("heart-beat"));
+
+        let token = frame
+            .header("passcode")
+            .or(frame.header("token"))
+            .or(frame
+                .header("Authorization")
+                .and_then(|v| v.strip_prefix("Bearer ")))
+            .filter(|t| !t.is_empty());
+        let identity = match (token, self.handshake_identity.take()) {
+            (Some(token), _) => self.auth.verify(token),
+            (None, Some(identity)) => Ok(identity),
+            (None, None) => Err(AuthError::Missing),
+        };
+        match identity {
+            Ok(identity) => fx.push(Effect::Attach(identity)),
+            Err(error) => self.auth_failed(error, fx),
+        }
+    }
+
+    /// Heart-beats as the specification negotiates them: each side sends at the larger of
+    /// what it can do and what the other wants, or not at all if either says 0.
+    fn negotiate_heartbeat(&mut self, header: Option<&str>) {
+        let (cx, cy) = header
+            .and_then(|h| h.split_once(','))
+            .and_then(|(x, y)| Some((x.trim().parse::<u64>().ok()?, y.trim().parse::<u64>().ok()?)))
+            .unwrap_or((0, 0));
+        let both = cy > 0 && self.heartbeat_ms > 0;
+        self.send_heartbeat_every = both.then(|| Duration::from_millis(cy.max(self.heartbeat_ms)));
+        self.next_heartbeat = Instant::now() + self.send_heartbeat_every.unwrap_or_default();
+        // The client's heart-beats (cx) need no timer of their own: any traffic, heart-beat
+        // or pong, keeps the connection out of the idle timeout, which the WebSocket pings
+        // make safe for browsers whose background tabs throttle timers.
+        let _ = cx;
+    }
+
+    fn subscribe(&mut self, frame: Frame, fx: &mut Vec<Effect>) {
+        let receipt = frame.header("receipt").map(String::from);
+        let Some(destination) = frame.header("destination").map(String::from) else {
+            return self.error(
+                "SUBSCRIBE needs a destination header",
+                receipt.as_deref(),
+                "",
+                CLOSE_POLICY,
+                fx,
+            );
+        };
+        // STOMP 1.0 made the id optional; the destination then names the subscription.
+        let id = match frame.header("id") {
+            Some(id) => id.to_string(),
+            None if self.version() == Version::V1_0 => destination.clone(),
+            None => {
+                return self.error(
+                    "SUBSCRIBE needs an id header",
+                    receipt.as_deref(),
+                    "",
+                    CLOSE_POLICY,
+                    fx,
+                )
+            }
+        };
+        let ack = match frame.header("ack").unwrap_or("auto") {
+            "auto" => AckMode::Auto,
+            "client" => AckMode::Client,
+            "client-individual" => AckMode::ClientIndividual,
+            other => {
+                let message = format!("unknown ack mode {}", truncate(other, 32));
+                return self.error(&message, receipt.as_deref(), "", CLOSE_POLICY, fx);
+            }
+        };
+        let from = match frame.header("from").map(positions).transpose() {
+            Ok(from) => from,
+            Err(()) => {
+                let message = "the from header must list partition:offset pairs, e.g. 0:120,1:87";
+                return self.error(message, receipt.as_deref(), "", CLOSE_POLICY, fx);
+            }
+        };
+        let topic = destination
+            .strip_prefix(TOPIC_PREFIX)
+            .unwrap_or(&destination)
+            .to_string();
+        let id: Arc<str> = id.into();
+        self.subs.insert(
+            id.clone(),
+            Subscription {
+                destination,
+                ack,
+                receipt,
+                unacked: VecDeque::new(),
+            },
+        );
+        fx.push(Effect::Subscribe { id, topic, from });
+    }
+
+    fn unsubscribe(&mut self, frame: Frame, fx: &mut Vec<Effect>) {
+        let receipt = frame.header("receipt").map(String::from);
+        let id = frame.header("id").or_else(|| {
+            (self.version() == Version::V1_0)
+                .then(|| frame.header("destination"))
+                .flatten()
+        });
+        let Some(id) = id else {
+            return self.error(
+                "UNSUBSCRIBE needs an id header",
+                receipt.as_deref(),
+                "",
+                CLOSE_POLICY,
+                fx,
+            );
+        };
+        let id: Arc<str> = id.into();
+        if let Some(receipt) = receipt {
+            self.unsubscribe_receipts.insert(id.clone(), receipt);
+        }
+        fx.push(Effect::Unsubscribe { id });
+    }
+
+    /// ACK and NACK: the message must be one delivered on a client-acknowledged subscription
+    /// and not yet acknowledged. Nothing is redelivered either way (see `docs/stomp.md`).
+    fn acknowledge(&mut self, frame: Frame, fx: &mut Vec<Effect>) {
+        let receipt = frame.header("receipt").map(String::from);
+        let message_id = match self.version() {
+            Version::V1_2 => frame.header("id"),
+            _ => frame.header("message-id"),
+        };
+        let Some(message_id) = message_id.map(String::from) else {
+            let message = format!("{} needs the message's id", frame.command);
+            return self.error(&message, receipt.as_deref(), "", CLOSE_POLICY, fx);
+        };
+        let found = self.subs.values_mut().find_map(|sub| {
+            let at = sub.unacked.iter().position(|m| *m == message_id)?;
+            Some((sub.ack, &mut sub.unacked, at))
+        });
+        let Some((mode, unacked, at)) = found else {
+            let message = format!("no unacknowledged message {}", truncate(&message_id, 64));
+            return self.error(&message, receipt.as_deref(), "", CLOSE_POLICY, fx);
+        };
+        match mode {
+            AckMode::Client => drop(unacked.drain(..=at)),
+            _ => drop(unacked.remove(at)),
+        }
+        if frame.command == "NACK" {
+            metrics()
+                .client_errors
+                .with_label_values(&["stomp_nack"])
+                .inc();
+        }
+        self.receipt(&frame, fx);
+    }
+
+    /// One MESSAGE per subscription the event matched.
+    fn message(&mut self, event: &crate::hub::EventOut, fx: &mut Vec<Effect>) {
+        for id in &event.subs {
+            let Some(sub) = self.subs.get_mut(id) else {
+                continue;
+            };
+            self.messages_sent += 1;
+            let message_id = format!("{}-{}", self.session, self.messages_sent);
+            let mut frame = Frame::new("MESSAGE")
+                .with_header("subscription", id.as_ref())
+                .with_header("message-id", message_id.clone())
+                .with_header("destination", sub.destination.clone())
+                .with_header("content-type", "application/json")
+                .with_header("partition", event.partition.to_string())
+                .with_header("offset", event.offset.to_string());
+            if sub.ack != AckMode::Auto {
+                if sub.unacked.len() == MAX_UNACKED {
+                    sub.unacked.pop_front();
+                }
+                sub.unacked.push_back(message_id.clone());
+                frame = frame.with_header("ack", message_id);
+            }
+            self.send(frame.with_body_and_length(event.payload.clone()), fx);
+        }
+    }
+
+    /// A notice (gap, caught-up) as a MESSAGE on `ids`, with a `notice` header and JSON body.
+    fn notice(
+        &mut self,
+        ids: Vec<Arc<str>>,
+        kind: &str,
+        headers: &[(&str, String)],
+        body: String,
+        fx: &mut Vec<Effect>,
+    ) {
+        for id in ids {
+            let Some(sub) = self.subs.get(&id) else {
+                continue;
+            };
+            self.messages_sent += 1;
+            let mut frame = Frame::new("MESSAGE")
+                .with_header("subscription", id.as_ref())
+                .with_header(
+                    "message-id",
+                    format!("{}-{}", self.session, self.messages_sent),
+                )
+                .with_header("destination", sub.destination.clone())
+                .with_header("content-type", "application/json")
+                .with_header("notice", kind);
+            for (name, value) in headers {
+                frame = frame.with_header(*name, value.clone());
+            }
+            self.send(frame.with_body_and_length(body.clone()), fx);
+        }
+    }
+}
+
+impl Dialect for Stomp {
+    fn name(&self) -> &'static str {
+        "stomp"
+    }
+
+    fn attached(&mut self, identity: &Identity, session: &str, fx: &mut Vec<Effect>) {
+        self.session = session.to_string();
+        let heartbeat = format!(
+            "{},{}",
+            self.send_heartbeat_every
+                .map_or(0, |d| d.as_millis() as u64),
+            self.heartbeat_ms
+        );
+        let connected = Frame::new("CONNECTED")
+            .with_header("version", self.version().as_str())
+            .with_header("heart-beat", heartbeat)
+            .with_header("server", concat!("flightcast/", env!("CARGO_PKG_VERSION")))
+            .with_header("session", session)
+            .with_header("user-name", identity.claims.subject.clone());
+        self.send(connected, fx);
+    }
+
+    fn auth_failed(&mut self, error: AuthError, fx: &mut Vec<Effect>) {
+        metrics()
+            .handshake_refusals
+            .with_label_values(&[error.reason()])
+            .inc();
+        self.error(&error.to_string(), None, "", CLOSE_POLICY, fx);
+    }
+
+    fn receive(&mut self, message: Message, fx: &mut Vec<Effect>) {
+        match &message {
+            Message::Text(text) => self.decoder.push(text.as_bytes()),
+            Message::Binary(bytes) => self.decoder.push(bytes),
+            _ => return,
+        }
+        loop {
+            match self.decoder.next() {
+                Ok(Some(Item::Frame(frame))) => self.frame(frame, fx),
+                Ok(Some(Item::HeartBeat)) => {}
+                Ok(None) => return,
+                Err(error) => return self.error(&error.to_string(), None, "", CLOSE_POLICY, fx),
+            }
+            if fx.iter().any(|e| matches!(e, Effect::Close(..))) {
+                return;
+            }
+        }
+    }
+
+    fn deliver(&mut self, message: Outbound, fx: &mut Vec<Effect>) {
+        match message {
+            Outbound::Event(event) => self.message(&event, fx),
+            Outbound::Subscribed { id, .. } => {
+                if let Some(receipt) = self.subs.get_mut(&id).and_then(|s| s.receipt.take()) {
+                    self.send(Frame::new("RECEIPT").with_header("receipt-id", receipt), fx);
+                }
+            }
+            Outbound::Rejected { id, topic, reason } => {
+                let receipt = self.subs.remove(&id).and_then(|s| s.receipt);
+                let message = format!(
+                    "subscription to {} refused: {}",
+                    truncate(&topic, 64),
+                    reason
+                );
+                self.error(&message, receipt.as_deref(), &reason, CLOSE_POLICY, fx);
+            }
+            Outbound::Refused { id, message, .. } => {
+                let receipt = self.subs.get(&id).and_then(|s| s.receipt.clone());
+                let receipt = receipt.or_else(|| self.unsubscribe_receipts.remove(&id));
+                self.error(
+                    &format!("{message}: {id}"),
+                    receipt.as_deref(),
+                    "",
+                    CLOSE_POLICY,
+                    fx,
+                );
+            }
+            Outbound::Unsubscribed { id } => {
+                self.subs.remove(&id);
+                if let Some(receipt) = self.unsubscribe_receipts.remove(&id) {
+                    self.send(Frame::new("RECEIPT").with_header("receipt-id", receipt), fx);
+                }
+            }
+            Outbound::Ended { id, reason } => {
+                self.subs.remove(&id);
+                self.error(
+                    &format!("subscription {id} ended: {reason}"),
+                    None,
+                    &reason,
+                    CLOSE_POLICY,
+                    fx,
+                );
+            }
+            Outbound::CaughtUp { id } => self.notice(vec![id], "caught_up", &[], "{}".into(), fx),
+            Outbound::Gap(gap) => self.gap(&gap, fx),
+        }
+    }
+
+    fn gap(&mut self, gap: &Gap, fx: &mut Vec<Effect>) {
+        let ids: Vec<Arc<str>> = self.subs.keys().cloned().collect();
+        let headers = [
+            ("reason", gap.reason.to_string()),
+            ("partition", gap.partition.to_string()),
+            ("from", gap.from.to_string()),
+            ("to", gap.to.to_string()),
+        ];
+        let body = crate::ws::protocol::gap_json(gap);
+        self.notice(ids, "gap", &headers, body, fx);
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        let ping = Some(self.next_ping);
+        let beat = self.send_heartbeat_every.map(|_| self.next_heartbeat);
+        ping.into_iter().chain(beat).min()
+    }
+
+    fn timer(&mut self, now: Instant, heard: Instant, fx: &mut Vec<Effect>) {
+        if now.duration_since(heard) >= self.idle_timeout {
+            metrics()
+                .client_errors
+                .with_label_values(&["idle_timeout"])
+                .inc();
+            return fx.push(Effect::Close(CLOSE_GOING_AWAY, "idle timeout".into()));
+        }
+        if let Some(every) = self.send_heartbeat_every {
+            if now >= self.next_heartbeat {
+                self.next_heartbeat = now + every;
+                fx.push(Effect::Send(Message::Text("\n".into())));
+            }
+        }
+        if now >= self.next_ping {
+            self.next_ping = now + self.ping_interval;
+            fx.push(Effect::Send(Message::Ping(Default::default())));
+        }
+    }
+
+    fn expiring(&mut self, remaining: Duration, fx: &mut Vec<Effect>) {
+        if remaining.is_zero() {
+            self.error("token expired", None, "", CLOSE_POLICY, fx);
+        }
+    }
+}
+
+/// Parses a `from` header: `partition:offset` pairs separated by commas.
+fn positions(header: &str) -> Result<BTreeMap<i32, i64>, ()> {
+    header
+        .split(',')
+        .map(|pair| {
+            let (p, o) = pair.trim().split_once(':').ok_or(())?;
+            let (p, o) = (
+                p.parse::<i32>().map_err(|_| ())?,
+                o.parse::<i64>().map_err(|_| ())?,
+            );
+            if p < 0 || o < 0 {
+                return Err(());
+            }
+            Ok((p, o))
+        })
+        .collect()
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
