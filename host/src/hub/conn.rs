@@ -47,6 +47,8 @@ pub enum Outbound {
     Unsubscribed {
         id: Arc<str>,
     },
+    /// Sent back by the worker to mark that every earlier request has been answered.
+    Barrier,
     /// A resuming subscription has caught up: what follows is live.
     CaughtUp {
         id: Arc<str>,

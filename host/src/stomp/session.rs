@@ -60,7 +60,9 @@ pub struct Stomp {
     /// RECEIPTs owed once the hub confirms an UNSUBSCRIBE.
     unsubscribe_receipts: HashMap<Arc<str>, String>,
     /// A DISCONNECT's receipt, sent once the frames before it are answered.
+    disconnect_receipt: Option<String>,
     messages_sent: u64,
+
     send_heartbeat_every: Option<Duration>,
     next_heartbeat: Instant,
     ping_interval: Duration,
@@ -93,7 +95,9 @@ impl Stomp {
             session: String::new(),
             subs: HashMap::new(),
             unsubscribe_receipts: HashMap::new(),
+            disconnect_receipt: None,
             messages_sent: 0,
+
             send_heartbeat_every: None,
             next_heartbeat: now,
             ping_interval,
@@ -154,15 +158,24 @@ impl Stomp {
         if self.version.is_none() {
             return self.connect(frame, fx);
         }
+        if self.disconnect_receipt.is_some() {
+            return; // Disconnecting: nothing after DISCONNECT counts.
+        }
+
         let receipt = frame.header("receipt").map(String::from);
         match frame.command.as_str() {
             "SUBSCRIBE" => self.subscribe(frame, fx),
             "UNSUBSCRIBE" => self.unsubscribe(frame, fx),
             "ACK" | "NACK" => self.acknowledge(frame, fx),
-            "DISCONNECT" => {
-                self.receipt(&frame, fx);
-                fx.push(Effect::Close(CLOSE_NORMAL, "disconnected".into()));
-            }
+            "DISCONNECT" => match receipt {
+                // The receipt must follow the answers to every earlier frame.
+                Some(receipt) => {
+                    self.disconnect_receipt = Some(receipt);
+                    fx.push(Effect::Barrier);
+                }
+                None => fx.push(Effect::Close(CLOSE_NORMAL, "disconnected".into())),
+            },
+
             "CONNECT" | "STOMP" => self.error(
                 "already connected",
                 receipt.as_deref(),
@@ -521,6 +534,12 @@ impl Dialect for Stomp {
             }
             Outbound::CaughtUp { id } => self.notice(vec![id], "caught_up", &[], "{}".into(), fx),
             Outbound::Gap(gap) => self.gap(&gap, fx),
+            Outbound::Barrier => {
+                if let Some(receipt) = self.disconnect_receipt.take() {
+                    self.send(Frame::new("RECEIPT").with_header("receipt-id", receipt), fx);
+                    fx.push(Effect::Close(CLOSE_NORMAL, "disconnected".into()));
+                }
+            }
         }
     }
 

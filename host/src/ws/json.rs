@@ -98,7 +98,9 @@ impl Dialect for Json {
     }
 
     fn deliver(&mut self, message: Outbound, fx: &mut Vec<Effect>) {
-        fx.push(text(protocol::outbound_json(&message)));
+        if let Some(json) = protocol::outbound_json(&message) {
+            fx.push(text(json));
+        }
     }
 
     fn gap(&mut self, gap: &Gap, fx: &mut Vec<Effect>) {

@@ -153,9 +153,9 @@ pub fn event_json(event: &EventOut) -> String {
     )
 }
 
-/// The JSON text for any hub message.
-pub fn outbound_json(message: &Outbound) -> String {
-    match message {
+/// The JSON text for a hub message; `None` for those the client never sees.
+pub fn outbound_json(message: &Outbound) -> Option<String> {
+    let json = match message {
         Outbound::Event(event) => event_json(event),
         Outbound::Subscribed { id, topic } => Notice::Subscribed { id, topic }.to_json(),
         Outbound::Rejected { id, topic, reason } => {
@@ -165,13 +165,15 @@ pub fn outbound_json(message: &Outbound) -> String {
         Outbound::Ended { id, reason } => Notice::Ended { id, reason }.to_json(),
         Outbound::Gap(gap) => gap_json(gap),
         Outbound::CaughtUp { id } => Notice::CaughtUp { id }.to_json(),
+        Outbound::Barrier => return None,
         Outbound::Refused { id, code, message } => Notice::Error {
             code,
             message,
             id: Some(id),
         }
         .to_json(),
-    }
+    };
+    Some(json)
 }
 
 pub fn gap_json(gap: &Gap) -> String {

@@ -44,6 +44,8 @@ pub enum Effect {
     Unsubscribe {
         id: Arc<str>,
     },
+    /// Ask for `Outbound::Barrier` once every earlier request has been answered.
+    Barrier,
     /// Close with this code and reason after writing what came before.
     Close(u16, String),
 }
@@ -287,6 +289,10 @@ impl<D: Dialect> Session<D> {
                 Effect::Attach(identity) => self.attach(identity, &mut more).await,
                 Effect::Reauth(token) => self.reauth(&token, &mut more),
                 Effect::Subscribe { id, topic, from } => self.subscribe(id, topic, from).await,
+                Effect::Barrier => match &self.attached {
+                    Some(a) => a.link.echo(a.handle.id, Outbound::Barrier).await,
+                    None => self.dialect.deliver(Outbound::Barrier, &mut more),
+                },
                 Effect::Unsubscribe { id } => {
                     if !self.ids.remove(&id) {
                         let message = "no subscription with this id".into();
