@@ -125,6 +125,15 @@ pub fn decode(value: Option<&[u8]>) -> Result<Event, DecodeError> {
     })
 }
 
+/// An event with every field empty, for tests that only care about positions.
+#[cfg(test)]
+pub(crate) fn blank_event() -> Event {
+    decode(Some(
+        br#"{"event_id":"","kind":"position","ts_ms":0,"flight_id":""}"#,
+    ))
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,13 +158,4 @@ mod tests {
         assert_eq!(decode(None).unwrap_err().reason(), "empty");
         assert_eq!(reason(b"[1,2]"), "not_event");
     }
-}
-
-/// An event with every field empty, for tests that only care about positions.
-#[cfg(test)]
-pub(crate) fn blank_event() -> Event {
-    decode(Some(
-        br#"{"event_id":"","kind":"position","ts_ms":0,"flight_id":""}"#,
-    ))
-    .unwrap()
 }

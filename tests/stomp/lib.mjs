@@ -109,28 +109,39 @@ export class Wire {
     this.start = performance.now();
   }
 
-  /** A `webSocketFactory` for stompjs that offers `protocols` and records the socket. */
-  factory(url, protocols) {
-    return () => {
-      const ws = new WebSocket(url, protocols);
-      const socket = this.sockets++;
-      const send = ws.send.bind(ws);
-      ws.send = (data, ...rest) => {
-        const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
-        this.messages.push({ dir: 'out', socket, t: since(this.start), data: text });
-        return send(data, ...rest);
-      };
-      ws.on('open', () => this.protocols.push(ws.protocol));
-      ws.on('message', (data) => {
-        const text = Buffer.isBuffer(data) ? data.toString('utf8')
-          : Buffer.from(data).toString('utf8');
-        this.messages.push({ dir: 'in', socket, t: since(this.start), data: text });
-      });
-      ws.on('close', (code, reason) => {
-        this.closes.push({ socket, t: since(this.start), code, reason: reason.toString() });
-      });
-      return ws;
+  /**
+   * A WebSocket class recording every socket made from it. Install it as the global
+   * `WebSocket` so that stompjs, given a `brokerURL`, makes its sockets as it does in a
+   * browser: `new WebSocket(brokerURL, stompVersions.protocolVersions())`.
+   */
+  webSocketClass() {
+    const wire = this;
+    return class RecordingWebSocket extends WebSocket {
+      constructor(url, protocols, options) {
+        super(url, protocols, options);
+        wire.attach(this);
+      }
     };
+  }
+
+  /** Records `ws`'s traffic. */
+  attach(ws) {
+    const socket = this.sockets++;
+    const send = ws.send.bind(ws);
+    ws.send = (data, ...rest) => {
+      const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+      this.messages.push({ dir: 'out', socket, t: since(this.start), data: text });
+      return send(data, ...rest);
+    };
+    ws.on('open', () => this.protocols.push(ws.protocol));
+    ws.on('message', (data) => {
+      const text = Buffer.isBuffer(data) ? data.toString('utf8')
+        : Buffer.from(data).toString('utf8');
+      this.messages.push({ dir: 'in', socket, t: since(this.start), data: text });
+    });
+    ws.on('close', (code, reason) => {
+      this.closes.push({ socket, t: since(this.start), code, reason: reason.toString() });
+    });
   }
 
   /** Messages in `dir` that are exactly one heart-beat (an end of line). */

@@ -80,6 +80,9 @@ pub struct Gap {
     pub dropped: Option<u64>,
 }
 
+/// Events lost in one partition for one reason: first offset, last offset, count.
+type Lost = (i64, i64, u64);
+
 /// The hub's handle on a connection. Cloned into every tenant worker that serves it.
 pub struct ConnHandle {
     pub id: ConnId,
@@ -89,7 +92,7 @@ pub struct ConnHandle {
     queued_events: AtomicUsize,
     capacity: usize,
     /// Losses not yet reported to the client, per reason and partition: (first, last, count).
-    lost: Mutex<BTreeMap<(&'static str, i32), (i64, i64, u64)>>,
+    lost: Mutex<BTreeMap<(&'static str, i32), Lost>>,
     has_lost: AtomicBool,
     /// Set when a control message found the queue full: the connection must close.
     overloaded: AtomicBool,

@@ -99,7 +99,6 @@ fn stomp(ws: WebSocketUpgrade, app: AppState, token: Option<&str>) -> Response {
 }
 
 /// Answers a handshake with 401 and the reason, counting it.
-
 fn refuse(error: crate::auth::AuthError) -> Response {
     metrics()
         .handshake_refusals
