@@ -54,7 +54,11 @@ pub async fn run(
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
         // If retention deletes records before they are read, continue from the oldest left.
-        .set("auto.offset.reset", "earliest");
+        .set("auto.offset.reset", "earliest")
+        // Latency over fetch efficiency: the default (500 ms) is how long an idle fetch may
+        // wait, and brokers that do not answer early (the embedded one) make every event wait.
+        .set("fetch.wait.max.ms", "20");
+
     for (key, value) in &config.consumer_properties {
         client.set(key, value);
     }
