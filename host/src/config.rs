@@ -433,6 +433,20 @@ impl Config {
         {
             return invalid("http.idle_timeout_ms must exceed http.ping_interval_ms > 0".into());
         }
+        let day_ms = 86_400_000;
+        let durations = [
+            self.http.ping_interval_ms,
+            self.http.idle_timeout_ms,
+            self.http.connect_timeout_ms,
+            self.http.shutdown_grace_ms,
+            self.filter.call_timeout_ms,
+            self.stomp.heartbeat_ms,
+            self.auth.expiry_notice_s.saturating_mul(1000),
+            self.auth.leeway_s.saturating_mul(1000),
+        ];
+        if durations.iter().any(|&d| d > day_ms) {
+            return invalid("durations in the configuration must not exceed a day".into());
+        }
         if self.filter.call_timeout_ms == 0 {
             return invalid("filter.call_timeout_ms must be > 0".into());
         }

@@ -112,7 +112,7 @@ impl JwtVerifier {
         let expires_at = claims
             .get("exp")
             .and_then(Value::as_u64)
-            .map(|s| UNIX_EPOCH + Duration::from_secs(s));
+            .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)));
         // Every other claim goes to the filter as text: strings as they are, the rest as JSON.
         let attributes = claims
             .iter()

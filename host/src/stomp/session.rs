@@ -255,17 +255,19 @@ impl Stomp {
     /// Heart-beats as the specification negotiates them: each side sends at the larger of
     /// what it can do and what the other wants, or not at all if either says 0.
     fn negotiate_heartbeat(&mut self, header: Option<&str>) {
-        let (cx, cy) = header
+        // Only the second value matters here: how often the client wants to hear from us.
+        // The client's own heart-beats need no timer: any traffic, heart-beat or pong, keeps
+        // the connection out of the idle timeout, and the WebSocket pings make that safe for
+        // browsers whose background tabs throttle timers. An unreadable header means none.
+        let wanted = header
             .and_then(|h| h.split_once(','))
-            .and_then(|(x, y)| Some((x.trim().parse::<u64>().ok()?, y.trim().parse::<u64>().ok()?)))
-            .unwrap_or((0, 0));
-        let both = cy > 0 && self.heartbeat_ms > 0;
-        self.send_heartbeat_every = both.then(|| Duration::from_millis(cy.max(self.heartbeat_ms)));
+            .and_then(|(_, y)| y.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        let both = wanted > 0 && self.heartbeat_ms > 0;
+        // Capped at an hour so that an absurd value cannot overflow the timer.
+        let every = wanted.max(self.heartbeat_ms).min(3_600_000);
+        self.send_heartbeat_every = both.then(|| Duration::from_millis(every));
         self.next_heartbeat = Instant::now() + self.send_heartbeat_every.unwrap_or_default();
-        // The client's heart-beats (cx) need no timer of their own: any traffic, heart-beat
-        // or pong, keeps the connection out of the idle timeout, which the WebSocket pings
-        // make safe for browsers whose background tabs throttle timers.
-        let _ = cx;
     }
 
     fn subscribe(&mut self, frame: Frame, fx: &mut Vec<Effect>) {

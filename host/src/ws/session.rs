@@ -224,7 +224,8 @@ impl<D: Dialect> Session<D> {
                 } else {
                     remaining.saturating_sub(notice)
                 };
-                deadline = deadline.min(Instant::now() + due);
+                // At most a day ahead: a token valid for centuries must not overflow the clock.
+                deadline = deadline.min(Instant::now() + due.min(Duration::from_secs(86_400)));
             }
             Some(_) => {}
         }
