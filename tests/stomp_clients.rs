@@ -34,7 +34,8 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 fn package() -> PathBuf {
     let dir = support::root().join("tests/stomp");
     assert!(
-        dir.join("node_modules/@stomp/stompjs/bundles/stomp.umd.js").exists()
+        dir.join("node_modules/@stomp/stompjs/bundles/stomp.umd.js")
+            .exists()
             && dir.join("node_modules/ws").exists(),
         "the STOMP client packages are missing: run `npm ci` in {}",
         dir.display()
@@ -82,7 +83,11 @@ async fn node(script: &str, args: &[&str], limit: Duration) -> Value {
         .expect("running node (install Node.js, then `npm ci` in tests/stomp)");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    eprintln!("node {script}: {:?}, {:?}", output.status, started.elapsed());
+    eprintln!(
+        "node {script}: {:?}, {:?}",
+        output.status,
+        started.elapsed()
+    );
     assert!(
         output.status.success(),
         "node {script} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
@@ -180,17 +185,29 @@ async fn stompjs_node_client_gets_exact_events_over_split_frames_keeps_heartbeat
     // Heart-beats kept both ways over more than three intervals, the connection untouched.
     let hb = &summary["heartbeats"];
     assert!(ms(&hb["quiet_ms"]) > 3 * HEARTBEAT_MS, "{hb}");
-    assert!(ms(&hb["pings_sent"]) >= 3 && ms(&hb["raw_out"]) >= 3, "client heart-beats: {hb}");
-    assert!(ms(&hb["pongs_received"]) >= 3 && ms(&hb["raw_in"]) >= 3, "server heart-beats: {hb}");
+    assert!(
+        ms(&hb["pings_sent"]) >= 3 && ms(&hb["raw_out"]) >= 3,
+        "client heart-beats: {hb}"
+    );
+    assert!(
+        ms(&hb["pongs_received"]) >= 3 && ms(&hb["raw_in"]) >= 3,
+        "server heart-beats: {hb}"
+    );
     assert_eq!(hb["lost"], 0, "{hb}");
     assert_eq!(summary["closes_before_deactivate"], 0, "{summary}");
 
     // deactivate() is prompt because the DISCONNECT's RECEIPT comes back.
     assert!(ms(&summary["deactivate_ms"]) < 1000, "{summary}");
     let disconnect = &summary["disconnect"];
-    let receipt = disconnect["receipt_header"].as_str().expect("a DISCONNECT receipt");
+    let receipt = disconnect["receipt_header"]
+        .as_str()
+        .expect("a DISCONNECT receipt");
     assert_eq!(disconnect["on_disconnect_receipt"], receipt, "{disconnect}");
-    assert_eq!(disconnect["receipt_ids"], serde_json::json!([receipt]), "{disconnect}");
+    assert_eq!(
+        disconnect["receipt_ids"],
+        serde_json::json!([receipt]),
+        "{disconnect}"
+    );
     assert_eq!(disconnect["closes"][0]["code"], 1000, "{disconnect}");
 }
 
@@ -208,7 +225,10 @@ async fn stompjs_reconnects_by_itself_after_an_error_frame_closes_the_connection
     assert!(message.contains("unknown topic"), "{message}");
     assert_eq!(summary["first_close"]["code"], 1008, "{summary}");
     let reconnect = ms(&summary["reconnect_ms"]);
-    assert!((180..2000).contains(&reconnect), "reconnected after {reconnect} ms");
+    assert!(
+        (180..2000).contains(&reconnect),
+        "reconnected after {reconnect} ms"
+    );
     assert_eq!(summary["connections"], 2, "{summary}");
     assert_exact("after reconnecting", &summary["subscription"], None);
 }
@@ -246,7 +266,10 @@ async fn stompjs_limited_to_stomp_1_1_or_1_0_and_with_a_query_token_receives_its
     )
     .await;
     let clients = summary["clients"].as_array().unwrap();
-    let names: Vec<&str> = clients.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = clients
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["1.1", "1.0", "query-token"], "{summary}");
     for (client, (subprotocol, version)) in clients.iter().zip([
         ("v11.stomp", "1.1"),
@@ -269,7 +292,10 @@ async fn stompjs_limited_to_stomp_1_1_or_1_0_and_with_a_query_token_receives_its
         let hb = &client["heartbeats"];
         assert_eq!(hb["send_ping_every"], "send PING every 1000ms", "{hb}");
         assert_eq!(hb["check_pong_every"], "check PONG every 1000ms", "{hb}");
-        assert!(ms(&hb["pings_sent"]) >= 3 && ms(&hb["pongs_received"]) >= 3, "{hb}");
+        assert!(
+            ms(&hb["pings_sent"]) >= 3 && ms(&hb["pongs_received"]) >= 3,
+            "{hb}"
+        );
     }
     assert_eq!(clients[1]["heartbeats"]["pings_sent"], 0, "{}", clients[1]);
 }
@@ -305,5 +331,107 @@ async fn stompjs_in_headless_chromium_receives_air_france_messages_with_proper_h
     assert_eq!(summary["messages"], ms(&sub["received"]) + 1, "{summary}");
     assert!(ms(&summary["deactivate_ms"]) < 1000, "{summary}");
     assert_eq!(summary["receipt"], "close-0", "{summary}");
-    assert!(screenshot.exists(), "no screenshot at {}", screenshot.display());
+    assert!(
+        screenshot.exists(),
+        "no screenshot at {}",
+        screenshot.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stompjs_client_acknowledgements_in_1_2_and_1_1_are_accepted() {
+    let _serial = SERIAL.lock().await;
+    let service = service("stomp-node-acks").await;
+    let summary = node(
+        "node-edge-cases.mjs",
+        &["--addr", &service.addr, "--scenario", "client-acks"],
+        Duration::from_secs(120),
+    )
+    .await;
+    let clients = summary["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 2, "{summary}");
+    for (client, (version, ack, headers)) in clients.iter().zip([
+        ("1.2", "client-individual", ["id", "subscription"]),
+        ("1.1", "client", ["message-id", "subscription"]),
+    ]) {
+        assert_eq!(client["version"], version, "{client}");
+        assert_eq!(client["ack"], ack, "{client}");
+        assert_eq!(
+            client["ack_headers"],
+            serde_json::json!(headers),
+            "{client}"
+        );
+        assert!(ms(&client["acks_sent"]) > 0, "{client}");
+        assert_eq!(client["errors"], serde_json::json!([]), "{client}");
+        assert_exact(
+            &format!("{version} {ack} acks"),
+            &client["subscription"],
+            None,
+        );
+    }
+}
+
+// Server bugs found by these clients: each test below fails until its bug is fixed (see the
+// ignore reason), then should run with the others.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stompjs_acknowledging_every_message_of_a_large_catch_up_keeps_its_connection() {
+    let _serial = SERIAL.lock().await;
+    let service = service("stomp-node-ack-backlog").await;
+    let summary = node(
+        "node-edge-cases.mjs",
+        &["--addr", &service.addr, "--scenario", "client-ack-backlog"],
+        Duration::from_secs(150),
+    )
+    .await;
+    assert_eq!(summary["received"], dataset().len() as u64, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stompjs_sees_the_error_of_a_refused_subscription_sent_among_several() {
+    let _serial = SERIAL.lock().await;
+    let service = service("stomp-node-refusal-among-several").await;
+    let summary = node(
+        "node-edge-cases.mjs",
+        &[
+            "--addr",
+            &service.addr,
+            "--scenario",
+            "refusal-among-several",
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(summary["closes"][0]["code"], 1008, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stompjs_gets_a_clean_close_after_a_refusal_with_a_long_non_ascii_reason() {
+    let _serial = SERIAL.lock().await;
+    let service = service("stomp-node-long-reason").await;
+    let summary = node(
+        "node-edge-cases.mjs",
+        &["--addr", &service.addr, "--scenario", "long-refusal-reason"],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(summary["closes"][0]["code"], 1008, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stompjs_deactivates_promptly_in_the_middle_of_a_large_catch_up() {
+    let _serial = SERIAL.lock().await;
+    let service = service("stomp-node-disconnect-catch-up").await;
+    let summary = node(
+        "node-edge-cases.mjs",
+        &[
+            "--addr",
+            &service.addr,
+            "--scenario",
+            "disconnect-during-catch-up",
+        ],
+        Duration::from_secs(90),
+    )
+    .await;
+    assert!(ms(&summary["deactivate_ms"]) < 2000, "{summary}");
 }

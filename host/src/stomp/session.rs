@@ -40,8 +40,11 @@ struct Subscription {
     ack: AckMode,
     /// A RECEIPT owed once the hub has answered the SUBSCRIBE.
     receipt: Option<String>,
-    /// Message ids delivered and not yet acknowledged, oldest first (client ack modes).
-    unacked: VecDeque<String>,
+    /// Numbers of the messages delivered and not yet acknowledged, oldest first (client ack
+    /// modes); a message id is `<session>-<number>`.
+    unacked: VecDeque<u64>,
+    /// Messages up to this number that overflowed `unacked` count as acknowledged.
+    forgotten_through: u64,
 }
 
 pub struct Stomp {
@@ -263,7 +266,8 @@ impl Stomp {
             .and_then(|h| h.split_once(','))
             .and_then(|(_, y)| y.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        let both = wanted > 0 && self.heartbeat_ms > 0;
+        // STOMP 1.0 has no heart-beating.
+        let both = wanted > 0 && self.heartbeat_ms > 0 && self.version() != Version::V1_0;
         // Capped at an hour so that an absurd value cannot overflow the timer.
         let every = wanted.max(self.heartbeat_ms).min(3_600_000);
         self.send_heartbeat_every = both.then(|| Duration::from_millis(every));
@@ -323,6 +327,7 @@ impl Stomp {
                 ack,
                 receipt,
                 unacked: VecDeque::new(),
+                forgotten_through: 0,
             },
         );
         fx.push(Effect::Subscribe { id, topic, from });
@@ -363,17 +368,28 @@ impl Stomp {
             let message = format!("{} needs the message's id", frame.command);
             return self.error(&message, receipt.as_deref(), "", CLOSE_POLICY, fx);
         };
-        let found = self.subs.values_mut().find_map(|sub| {
-            let at = sub.unacked.iter().position(|m| *m == message_id)?;
-            Some((sub.ack, &mut sub.unacked, at))
-        });
-        let Some((mode, unacked, at)) = found else {
+        let number = message_id
+            .strip_prefix(self.session.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|n| n.parse::<u64>().ok());
+        let Some(number) = number else {
             let message = format!("no unacknowledged message {}", truncate(&message_id, 64));
             return self.error(&message, receipt.as_deref(), "", CLOSE_POLICY, fx);
         };
-        match mode {
-            AckMode::Client => drop(unacked.drain(..=at)),
-            _ => drop(unacked.remove(at)),
+        let forgotten = self.subs.values().any(|s| number <= s.forgotten_through);
+        let found = self.subs.values_mut().find_map(|sub| {
+            let at = sub.unacked.iter().position(|m| *m == number)?;
+            Some((sub.ack, &mut sub.unacked, at))
+        });
+        match found {
+            Some((AckMode::Client, unacked, at)) => drop(unacked.drain(..=at)),
+            Some((_, unacked, at)) => drop(unacked.remove(at)),
+            // Taken as acknowledged when the list overflowed: nothing left to do.
+            None if forgotten => {}
+            None => {
+                let message = format!("no unacknowledged message {}", truncate(&message_id, 64));
+                return self.error(&message, receipt.as_deref(), "", CLOSE_POLICY, fx);
+            }
         }
         if frame.command == "NACK" {
             metrics()
@@ -401,9 +417,10 @@ impl Stomp {
                 .with_header("offset", event.offset.to_string());
             if sub.ack != AckMode::Auto {
                 if sub.unacked.len() == MAX_UNACKED {
-                    sub.unacked.pop_front();
+                    let oldest = sub.unacked.pop_front().unwrap_or_default();
+                    sub.forgotten_through = sub.forgotten_through.max(oldest);
                 }
-                sub.unacked.push_back(message_id.clone());
+                sub.unacked.push_back(self.messages_sent);
                 frame = frame.with_header("ack", message_id);
             }
             self.send(frame.with_body_and_length(event.payload.clone()), fx);
@@ -452,7 +469,11 @@ impl Dialect for Stomp {
             "{},{}",
             self.send_heartbeat_every
                 .map_or(0, |d| d.as_millis() as u64),
-            self.heartbeat_ms
+            if self.version() == Version::V1_0 {
+                0
+            } else {
+                self.heartbeat_ms
+            }
         );
         let connected = Frame::new("CONNECTED")
             .with_header("version", self.version().as_str())
@@ -492,6 +513,8 @@ impl Dialect for Stomp {
 
     fn deliver(&mut self, message: Outbound, fx: &mut Vec<Effect>) {
         match message {
+            // After DISCONNECT the client wants its receipt, not the rest of a backlog.
+            Outbound::Event(_) if self.disconnect_receipt.is_some() => {}
             Outbound::Event(event) => self.message(&event, fx),
             Outbound::Subscribed { id, .. } => {
                 if let Some(receipt) = self.subs.get_mut(&id).and_then(|s| s.receipt.take()) {

@@ -126,11 +126,12 @@ impl<D: Dialect> Session<D> {
         };
         match end {
             End::Close(code, reason) => {
-                let frame = CloseFrame {
-                    code,
-                    reason: Utf8Bytes::from(reason),
-                };
-                let _ = session.socket.send(Message::Close(Some(frame))).await;
+                let reason = Utf8Bytes::from(close_reason(reason));
+                let _ = session
+                    .socket
+                    .send(Message::Close(Some(CloseFrame { code, reason })))
+                    .await;
+                session.await_close().await;
             }
             // The library queued the reply to the client's close frame; closing sends it.
             End::ClientClosed => {
@@ -146,6 +147,22 @@ impl<D: Dialect> Session<D> {
                 .with_label_values(&[&attached.tenant, name])
                 .dec();
         }
+    }
+
+    /// After sending a close frame, reads (and drops) what the client still sends until its
+    /// own close arrives, for at most the shutdown grace: closing the socket with unread
+    /// data would make the kernel reset it, and the client would lose the last frames (a
+    /// STOMP ERROR among them).
+    async fn await_close(&mut self) {
+        let grace = Duration::from_millis(self.app.config.http.shutdown_grace_ms);
+        let drain = async {
+            while let Some(Ok(message)) = self.socket.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(grace, drain).await;
     }
 
     async fn serve(&mut self) -> End {
@@ -416,5 +433,34 @@ async fn recv(attached: &mut Option<Attached>) -> Option<Outbound> {
     match attached {
         Some(a) => a.queue.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// A close reason fits in a control frame: at most 123 bytes, cut on a character boundary.
+fn close_reason(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let cut = (0..=MAX)
+            .rev()
+            .find(|&i| reason.is_char_boundary(i))
+            .unwrap_or(0);
+        reason.truncate(cut);
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::close_reason;
+
+    #[test]
+    fn close_reason_fits_a_control_frame_on_a_character_boundary() {
+        assert_eq!(close_reason("ok".into()), "ok");
+        let exact = "a".repeat(123);
+        assert_eq!(close_reason(exact.clone()), exact);
+        let accents = format!("x{}", "é".repeat(80));
+        let cut = close_reason(accents);
+        assert!(cut.len() <= 123 && cut.len() >= 122);
+        assert!(cut.ends_with('é'));
     }
 }
