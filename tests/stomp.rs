@@ -357,3 +357,64 @@ async fn a_client_that_never_connects_is_closed() {
     assert_eq!(stomp.closed().await, Some(1008));
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_id_gets_its_own_subscription_and_every_receipt_in_order() {
+    let service = service("stomp-reuse");
+    let mut stomp = Stomp::connected(&service.addr).await;
+    stomp
+        .raw(concat!(
+            "SUBSCRIBE\nid:a\ndestination:/topic/flight:XX1\nreceipt:r1\n\n\0",
+            "UNSUBSCRIBE\nid:a\nreceipt:r2\n\n\0",
+            "SUBSCRIBE\nid:a\ndestination:/topic/all\nreceipt:r3\n\n\0",
+            "SUBSCRIBE\nid:a\ndestination:/topic/all\nreceipt:r4\n\n\0",
+        ))
+        .await;
+    let receipts: Vec<String> = [
+        stomp.reply().await,
+        stomp.reply().await,
+        stomp.reply().await,
+    ]
+    .iter()
+    .map(|f| {
+        format!(
+            "{}:{}",
+            f.command,
+            f.header("receipt-id").unwrap_or_default()
+        )
+    })
+    .collect();
+    assert_eq!(receipts, ["RECEIPT:r1", "RECEIPT:r2", "RECEIPT:r3"]);
+    // The duplicate is refused with its own receipt id.
+    let error = stomp.error().await;
+    assert_eq!(error.header("receipt-id"), Some("r4"), "{error:?}");
+
+    let mut stomp = Stomp::connected(&service.addr).await;
+    stomp
+        .raw("SUBSCRIBE\nid:b\ndestination:/topic/all\nfrom:0:0,1:0,2:0,3:0\n\n\0")
+        .await;
+    let message = stomp.frame().await;
+    assert_eq!(
+        (message.command.as_str(), message.header("subscription")),
+        ("MESSAGE", Some("b"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_the_version_cannot_write_back_are_refused_up_front() {
+    let service = service("stomp-unwritable");
+    let mut stomp = Stomp::open(&service.addr, "/ws", Some("v11.stomp")).await;
+    stomp
+        .raw("CONNECT\naccept-version:1.1\npasscode:demo-key\n\n\0")
+        .await;
+    assert_eq!(stomp.frame().await.header("version"), Some("1.1"));
+    // STOMP 1.1 has no escape for a carriage return, so this id could never be sent back.
+    stomp
+        .raw("SUBSCRIBE\nid:a\r0\ndestination:/topic/all\n\n\0")
+        .await;
+    let error = stomp.error().await;
+    assert!(
+        error.header("message").unwrap().contains("carriage return"),
+        "{error:?}"
+    );
+}

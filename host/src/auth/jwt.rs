@@ -111,7 +111,13 @@ impl JwtVerifier {
         };
         let expires_at = claims
             .get("exp")
-            .and_then(Value::as_u64)
+            // The library accepts a fractional exp; so does the session. The connection lives
+            // as long as the library would accept the token: until exp plus the leeway.
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+            })
+            .and_then(|s| s.checked_add(self.config.leeway_s))
             .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)));
         // Every other claim goes to the filter as text: strings as they are, the rest as JSON.
         let attributes = claims

@@ -118,14 +118,20 @@ impl Authenticator {
         query_token: Option<&'a str>,
         headers: &'a HeaderMap,
     ) -> Option<&'a str> {
+        let query_token = query_token.filter(|t| !t.is_empty());
         let bearer = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        query_token.or(bearer).filter(|t| !t.is_empty())
+            .and_then(bearer);
+        query_token.or(bearer)
     }
+}
+
+/// The token of an `Authorization: Bearer …` value (the scheme in any case), if any.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn looks_like_jwt(token: &str) -> bool {

@@ -12,9 +12,9 @@ use crate::telemetry::metrics;
 /// Identifies a connection within this process.
 pub type ConnId = u64;
 
-/// Control messages that may wait in a queue beyond the event capacity. They are few (one per
-/// client request), so a client that lets this many pile up is closed instead.
-pub const CONTROL_HEADROOM: usize = 64;
+/// Control messages that may wait in a queue beyond the event capacity. They are few (about
+/// one per client request), so a client that lets this many pile up is closed instead.
+pub const CONTROL_HEADROOM: usize = 256;
 
 /// One event bound for one connection.
 #[derive(Debug)]

@@ -38,13 +38,37 @@ enum AckMode {
 struct Subscription {
     destination: String,
     ack: AckMode,
-    /// A RECEIPT owed once the hub has answered the SUBSCRIBE.
-    receipt: Option<String>,
     /// Numbers of the messages delivered and not yet acknowledged, oldest first (client ack
     /// modes); a message id is `<session>-<number>`.
     unacked: VecDeque<u64>,
     /// Messages up to this number that overflowed `unacked` count as acknowledged.
     forgotten_through: u64,
+}
+
+impl Subscription {
+    /// Records message `number` as awaiting acknowledgement; past `MAX_UNACKED`, the oldest
+    /// one counts as acknowledged.
+    fn remember(&mut self, number: u64) {
+        if self.unacked.len() == MAX_UNACKED {
+            let oldest = self.unacked.pop_front().unwrap_or_default();
+            self.forgotten_through = self.forgotten_through.max(oldest);
+        }
+        self.unacked.push_back(number);
+    }
+}
+
+/// A SUBSCRIBE or UNSUBSCRIBE waiting for the hub's answer, with its receipt if it asked.
+enum Pending {
+    Subscribe(Option<String>, Subscription),
+    Unsubscribe(Option<String>),
+}
+
+impl Pending {
+    fn receipt(self) -> Option<String> {
+        match self {
+            Pending::Subscribe(receipt, _) | Pending::Unsubscribe(receipt) => receipt,
+        }
+    }
 }
 
 pub struct Stomp {
@@ -61,9 +85,14 @@ pub struct Stomp {
     session: String,
     subs: HashMap<Arc<str>, Subscription>,
     /// RECEIPTs owed once the hub confirms an UNSUBSCRIBE.
-    unsubscribe_receipts: HashMap<Arc<str>, String>,
+    /// Requests the hub has not answered yet, per subscription id, oldest first. The hub
+    /// answers an id's requests in order, so each answer settles the front one; this keeps
+    /// receipts right when a client re-uses an id or pipelines requests.
+    pending: HashMap<Arc<str>, VecDeque<Pending>>,
     /// A DISCONNECT's receipt, sent once the frames before it are answered.
     disconnect_receipt: Option<String>,
+    /// Set by DISCONNECT: further frames and events are ignored until the close.
+    disconnecting: bool,
     messages_sent: u64,
 
     send_heartbeat_every: Option<Duration>,
@@ -97,8 +126,9 @@ impl Stomp {
             subprotocol,
             session: String::new(),
             subs: HashMap::new(),
-            unsubscribe_receipts: HashMap::new(),
+            pending: HashMap::new(),
             disconnect_receipt: None,
+            disconnecting: false,
             messages_sent: 0,
 
             send_heartbeat_every: None,
@@ -151,6 +181,35 @@ impl Stomp {
         fx.push(Effect::Close(code, truncate(message, 120)));
     }
 
+    /// The oldest unanswered request of subscription `id`.
+    fn settle(&mut self, id: &Arc<str>) -> Option<Pending> {
+        let queue = self.pending.get_mut(id)?;
+        let front = queue.pop_front();
+        if queue.is_empty() {
+            self.pending.remove(id);
+        }
+        front
+    }
+
+    fn receipt_for(&self, receipt: Option<String>, fx: &mut Vec<Effect>) {
+        if let Some(receipt) = receipt {
+            self.send(Frame::new("RECEIPT").with_header("receipt-id", receipt), fx);
+        }
+    }
+
+    /// Checks that client-chosen values can be written back in this version's headers (1.0
+    /// and 1.1 cannot carry a carriage return, for example), so that no later MESSAGE or
+    /// RECEIPT fails to encode.
+    fn encodable(&self, values: &[&str]) -> Result<(), String> {
+        let mut probe = Frame::new("MESSAGE");
+        for value in values {
+            probe = probe.with_header("subscription", *value);
+        }
+        encode(&probe, self.version())
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
     fn receipt(&self, frame: &Frame, fx: &mut Vec<Effect>) {
         if let Some(receipt) = frame.header("receipt") {
             self.send(Frame::new("RECEIPT").with_header("receipt-id", receipt), fx);
@@ -161,23 +220,29 @@ impl Stomp {
         if self.version.is_none() {
             return self.connect(frame, fx);
         }
-        if self.disconnect_receipt.is_some() {
-            return; // Disconnecting: nothing after DISCONNECT counts.
+        if self.disconnecting {
+            return; // Nothing after DISCONNECT counts.
         }
-
         let receipt = frame.header("receipt").map(String::from);
+        if let Some(Err(why)) = receipt.as_deref().map(|r| self.encodable(&[r])) {
+            return self.error(
+                &format!("receipt header: {why}"),
+                None,
+                "",
+                CLOSE_POLICY,
+                fx,
+            );
+        }
         match frame.command.as_str() {
             "SUBSCRIBE" => self.subscribe(frame, fx),
             "UNSUBSCRIBE" => self.unsubscribe(frame, fx),
             "ACK" | "NACK" => self.acknowledge(frame, fx),
-            "DISCONNECT" => match receipt {
-                // The receipt must follow the answers to every earlier frame.
-                Some(receipt) => {
-                    self.disconnect_receipt = Some(receipt);
-                    fx.push(Effect::Barrier);
-                }
-                None => fx.push(Effect::Close(CLOSE_NORMAL, "disconnected".into())),
-            },
+            "DISCONNECT" => {
+                // The receipt, and the close, follow the answers to every earlier frame.
+                self.disconnecting = true;
+                self.disconnect_receipt = receipt;
+                fx.push(Effect::Barrier);
+            }
 
             "CONNECT" | "STOMP" => self.error(
                 "already connected",
@@ -237,13 +302,10 @@ impl Stomp {
         self.decoder.set_version(version);
         self.negotiate_heartbeat(frame.header("heart-beat"));
 
-        let token = frame
-            .header("passcode")
-            .or(frame.header("token"))
-            .or(frame
-                .header("Authorization")
-                .and_then(|v| v.strip_prefix("Bearer ")))
-            .filter(|t| !t.is_empty());
+        let present = |name: &str| frame.header(name).filter(|t| !t.is_empty());
+        let token = present("passcode")
+            .or(present("token"))
+            .or(frame.header("Authorization").and_then(crate::auth::bearer));
         let identity = match (token, self.handshake_identity.take()) {
             (Some(token), _) => self.auth.verify(token),
             (None, Some(identity)) => Ok(identity),
@@ -319,17 +381,20 @@ impl Stomp {
             .strip_prefix(TOPIC_PREFIX)
             .unwrap_or(&destination)
             .to_string();
+        if let Err(why) = self.encodable(&[id.as_str(), destination.as_str()]) {
+            return self.error(&why, None, "", CLOSE_POLICY, fx);
+        }
         let id: Arc<str> = id.into();
-        self.subs.insert(
-            id.clone(),
-            Subscription {
-                destination,
-                ack,
-                receipt,
-                unacked: VecDeque::new(),
-                forgotten_through: 0,
-            },
-        );
+        let sub = Subscription {
+            destination,
+            ack,
+            unacked: VecDeque::new(),
+            forgotten_through: 0,
+        };
+        self.pending
+            .entry(id.clone())
+            .or_default()
+            .push_back(Pending::Subscribe(receipt, sub));
         fx.push(Effect::Subscribe { id, topic, from });
     }
 
@@ -350,9 +415,10 @@ impl Stomp {
             );
         };
         let id: Arc<str> = id.into();
-        if let Some(receipt) = receipt {
-            self.unsubscribe_receipts.insert(id.clone(), receipt);
-        }
+        self.pending
+            .entry(id.clone())
+            .or_default()
+            .push_back(Pending::Unsubscribe(receipt));
         fx.push(Effect::Unsubscribe { id });
     }
 
@@ -416,11 +482,7 @@ impl Stomp {
                 .with_header("partition", event.partition.to_string())
                 .with_header("offset", event.offset.to_string());
             if sub.ack != AckMode::Auto {
-                if sub.unacked.len() == MAX_UNACKED {
-                    let oldest = sub.unacked.pop_front().unwrap_or_default();
-                    sub.forgotten_through = sub.forgotten_through.max(oldest);
-                }
-                sub.unacked.push_back(self.messages_sent);
+                sub.remember(self.messages_sent);
                 frame = frame.with_header("ack", message_id);
             }
             self.send(frame.with_body_and_length(event.payload.clone()), fx);
@@ -437,7 +499,7 @@ impl Stomp {
         fx: &mut Vec<Effect>,
     ) {
         for id in ids {
-            let Some(sub) = self.subs.get(&id) else {
+            let Some(sub) = self.subs.get_mut(&id) else {
                 continue;
             };
             self.messages_sent += 1;
@@ -452,6 +514,12 @@ impl Stomp {
                 .with_header("notice", kind);
             for (name, value) in headers {
                 frame = frame.with_header(*name, value.clone());
+            }
+            // In the client ack modes a notice is a message like any other: clients ack it.
+            if sub.ack != AckMode::Auto {
+                sub.remember(self.messages_sent);
+                frame =
+                    frame.with_header("ack", format!("{}-{}", self.session, self.messages_sent));
             }
             self.send(frame.with_body_and_length(body.clone()), fx);
         }
@@ -514,15 +582,16 @@ impl Dialect for Stomp {
     fn deliver(&mut self, message: Outbound, fx: &mut Vec<Effect>) {
         match message {
             // After DISCONNECT the client wants its receipt, not the rest of a backlog.
-            Outbound::Event(_) if self.disconnect_receipt.is_some() => {}
+            Outbound::Event(_) if self.disconnecting => {}
             Outbound::Event(event) => self.message(&event, fx),
             Outbound::Subscribed { id, .. } => {
-                if let Some(receipt) = self.subs.get_mut(&id).and_then(|s| s.receipt.take()) {
-                    self.send(Frame::new("RECEIPT").with_header("receipt-id", receipt), fx);
+                if let Some(Pending::Subscribe(receipt, sub)) = self.settle(&id) {
+                    self.subs.insert(id, sub);
+                    self.receipt_for(receipt, fx);
                 }
             }
             Outbound::Rejected { id, topic, reason } => {
-                let receipt = self.subs.remove(&id).and_then(|s| s.receipt);
+                let receipt = self.settle(&id).and_then(Pending::receipt);
                 let message = format!(
                     "subscription to {} refused: {}",
                     truncate(&topic, 64),
@@ -531,8 +600,7 @@ impl Dialect for Stomp {
                 self.error(&message, receipt.as_deref(), &reason, CLOSE_POLICY, fx);
             }
             Outbound::Refused { id, message, .. } => {
-                let receipt = self.subs.get(&id).and_then(|s| s.receipt.clone());
-                let receipt = receipt.or_else(|| self.unsubscribe_receipts.remove(&id));
+                let receipt = self.settle(&id).and_then(Pending::receipt);
                 self.error(
                     &format!("{message}: {id}"),
                     receipt.as_deref(),
@@ -543,8 +611,8 @@ impl Dialect for Stomp {
             }
             Outbound::Unsubscribed { id } => {
                 self.subs.remove(&id);
-                if let Some(receipt) = self.unsubscribe_receipts.remove(&id) {
-                    self.send(Frame::new("RECEIPT").with_header("receipt-id", receipt), fx);
+                if let Some(Pending::Unsubscribe(receipt)) = self.settle(&id) {
+                    self.receipt_for(receipt, fx);
                 }
             }
             Outbound::Ended { id, reason } => {
@@ -559,12 +627,12 @@ impl Dialect for Stomp {
             }
             Outbound::CaughtUp { id } => self.notice(vec![id], "caught_up", &[], "{}".into(), fx),
             Outbound::Gap(gap) => self.gap(&gap, fx),
-            Outbound::Barrier => {
-                if let Some(receipt) = self.disconnect_receipt.take() {
-                    self.send(Frame::new("RECEIPT").with_header("receipt-id", receipt), fx);
-                    fx.push(Effect::Close(CLOSE_NORMAL, "disconnected".into()));
-                }
+            Outbound::Barrier if self.disconnecting => {
+                let receipt = self.disconnect_receipt.take();
+                self.receipt_for(receipt, fx);
+                fx.push(Effect::Close(CLOSE_NORMAL, "disconnected".into()));
             }
+            Outbound::Barrier => {}
         }
     }
 

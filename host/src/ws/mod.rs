@@ -92,10 +92,19 @@ fn stomp(ws: WebSocketUpgrade, app: AppState, token: Option<&str>) -> Response {
         Duration::from_millis(http.ping_interval_ms),
         Duration::from_millis(http.idle_timeout_ms),
     );
-    upgrade(ws, &app).on_upgrade(move |socket| {
-        let tracker = app.tracker.clone();
-        tracker.track_future(Session::run(socket, app, dialect, None))
-    })
+    // A STOMP frame may fill a WebSocket message up to the frame limit.
+    let max = app
+        .config
+        .http
+        .max_message_bytes
+        .max(app.config.stomp.max_frame_bytes);
+    upgrade(ws, &app)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            let tracker = app.tracker.clone();
+            tracker.track_future(Session::run(socket, app, dialect, None))
+        })
 }
 
 /// Answers a handshake with 401 and the reason, counting it.

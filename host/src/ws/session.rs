@@ -299,8 +299,19 @@ impl<D: Dialect> Session<D> {
             let mut more = Vec::new();
             match effect {
                 Effect::Send(message) => {
-                    if self.socket.send(message).await.is_err() {
-                        return Some(End::ClientGone);
+                    // A client that takes no bytes for the idle timeout is not reading at all;
+                    // without this bound its task would wait in the write forever.
+                    let limit = Duration::from_millis(self.app.config.http.idle_timeout_ms);
+                    match tokio::time::timeout(limit, self.socket.send(message)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return Some(End::ClientGone),
+                        Err(_) => {
+                            metrics()
+                                .client_errors
+                                .with_label_values(&["write_timeout"])
+                                .inc();
+                            return Some(End::ClientGone);
+                        }
                     }
                 }
                 Effect::Close(code, reason) => return Some(End::Close(code, reason)),
