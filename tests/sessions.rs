@@ -151,3 +151,36 @@ async fn client_close_is_answered_with_a_close_frame() {
         other => panic!("expected the close echoed, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_keep_a_reading_client_and_the_idle_timeout_closes_a_silent_one() {
+    let config = config("embedded_partitions = 4", "").replace(
+        "[http]\n",
+        "[http]\nping_interval_ms = 200\nidle_timeout_ms = 700\n",
+    );
+    let service = Service::start("idle", &config);
+    let mut silent = Client::connect(&service.addr, "demo-key").await;
+    let mut reading = Client::connect(&service.addr, "demo-key").await;
+
+    // The reading client answers pings (the library does, as browsers do) for 2 s.
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    let mut pings = 0;
+    while std::time::Instant::now() < until {
+        match tokio::time::timeout(Duration::from_millis(300), reading.raw_next()).await {
+            Ok(Some(Message::Ping(_))) => pings += 1,
+            Ok(Some(Message::Close(frame))) => panic!("reading client closed: {frame:?}"),
+            _ => {}
+        }
+    }
+    assert!(pings >= 5, "only {pings} pings in 2 s");
+    reading.send(json!({"op": "unsubscribe", "id": "x"})).await;
+    assert_eq!(reading.next().await["code"], "unknown_subscription");
+
+    // The silent one read nothing, so it answered no ping: closed with 1001.
+    match silent.try_next().await {
+        Err(support::Closed::Frame(code, reason)) => {
+            assert_eq!((code, reason.as_str()), (Some(1001), "idle timeout"))
+        }
+        other => panic!("silent client: {other:?}"),
+    }
+}

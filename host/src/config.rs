@@ -142,6 +142,10 @@ pub struct HttpConfig {
     /// Time a STOMP client has from the WebSocket handshake to its CONNECT frame, in
     /// milliseconds. Default 10000.
     pub connect_timeout_ms: u64,
+    /// Kernel send buffer of each client socket, in bytes; 0 keeps the system's default
+    /// (which grows to megabytes). Default 131072: enough for a steady stream, small enough
+    /// that a slow client's backlog stays in its bounded queue, where it is counted.
+    pub send_buffer_bytes: usize,
 }
 
 /// Where flight events come from.
@@ -245,6 +249,7 @@ impl Default for HttpConfig {
             ping_interval_ms: 25_000,
             idle_timeout_ms: 75_000,
             connect_timeout_ms: 10_000,
+            send_buffer_bytes: 128 * 1024,
         }
     }
 }

@@ -305,6 +305,11 @@ impl Client {
             .await;
     }
 
+    /// The next WebSocket message of any kind (pings included), or `None` at the end.
+    pub async fn raw_next(&mut self) -> Option<Message> {
+        self.socket.next().await.and_then(Result::ok)
+    }
+
     /// The next text message, or how the connection ended (waits at most 60 s).
     pub async fn try_next(&mut self) -> Result<Value, Closed> {
         loop {

@@ -17,7 +17,7 @@ use crate::auth::{AuthError, Authenticator, Identity};
 use crate::config::StompConfig;
 use crate::hub::{Gap, Outbound};
 use crate::telemetry::metrics;
-use crate::ws::session::{Dialect, Effect, CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY};
+use crate::ws::session::{Dialect, Effect, CLOSE_NORMAL, CLOSE_POLICY};
 
 /// Unacknowledged messages remembered per subscription in the client ack modes. Beyond this
 /// the oldest are taken as acknowledged: events are a live stream and are never redelivered.
@@ -97,9 +97,6 @@ pub struct Stomp {
 
     send_heartbeat_every: Option<Duration>,
     next_heartbeat: Instant,
-    ping_interval: Duration,
-    next_ping: Instant,
-    idle_timeout: Duration,
 }
 
 impl Stomp {
@@ -108,8 +105,6 @@ impl Stomp {
         config: &StompConfig,
         handshake_identity: Option<Identity>,
         subprotocol: Option<Version>,
-        ping_interval: Duration,
-        idle_timeout: Duration,
     ) -> Self {
         let now = Instant::now();
         let limits = Limits {
@@ -133,9 +128,6 @@ impl Stomp {
 
             send_heartbeat_every: None,
             next_heartbeat: now,
-            ping_interval,
-            next_ping: now + ping_interval,
-            idle_timeout,
         }
     }
 
@@ -649,28 +641,15 @@ impl Dialect for Stomp {
     }
 
     fn next_timer(&self) -> Option<Instant> {
-        let ping = Some(self.next_ping);
-        let beat = self.send_heartbeat_every.map(|_| self.next_heartbeat);
-        ping.into_iter().chain(beat).min()
+        self.send_heartbeat_every.map(|_| self.next_heartbeat)
     }
 
-    fn timer(&mut self, now: Instant, heard: Instant, fx: &mut Vec<Effect>) {
-        if now.duration_since(heard) >= self.idle_timeout {
-            metrics()
-                .client_errors
-                .with_label_values(&["idle_timeout"])
-                .inc();
-            return fx.push(Effect::Close(CLOSE_GOING_AWAY, "idle timeout".into()));
-        }
+    fn timer(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         if let Some(every) = self.send_heartbeat_every {
             if now >= self.next_heartbeat {
                 self.next_heartbeat = now + every;
                 fx.push(Effect::Send(Message::Text("\n".into())));
             }
-        }
-        if now >= self.next_ping {
-            self.next_ping = now + self.ping_interval;
-            fx.push(Effect::Send(Message::Ping(Default::default())));
         }
     }
 

@@ -5,27 +5,13 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::Message;
 
 use super::protocol::{self, Notice, Request};
-use super::session::{Dialect, Effect, CLOSE_GOING_AWAY, CLOSE_POLICY};
+use super::session::{Dialect, Effect, CLOSE_POLICY};
 use crate::auth::{AuthError, Identity};
 use crate::hub::{Gap, Outbound};
 use crate::telemetry::metrics;
 
-/// JSON clients get WebSocket pings; a client silent for the idle timeout is closed.
-pub struct Json {
-    ping_interval: Duration,
-    idle_timeout: Duration,
-    next_ping: Instant,
-}
-
-impl Json {
-    pub fn new(ping_interval: Duration, idle_timeout: Duration) -> Self {
-        Self {
-            ping_interval,
-            idle_timeout,
-            next_ping: Instant::now() + ping_interval,
-        }
-    }
-}
+/// The JSON dialect has no state of its own: requests map straight to effects.
+pub struct Json;
 
 fn text(json: String) -> Effect {
     Effect::Send(Message::Text(json.into()))
@@ -108,22 +94,10 @@ impl Dialect for Json {
     }
 
     fn next_timer(&self) -> Option<Instant> {
-        Some(self.next_ping)
+        None
     }
 
-    fn timer(&mut self, now: Instant, heard: Instant, fx: &mut Vec<Effect>) {
-        if now.duration_since(heard) >= self.idle_timeout {
-            metrics()
-                .client_errors
-                .with_label_values(&["idle_timeout"])
-                .inc();
-            return fx.push(Effect::Close(CLOSE_GOING_AWAY, "idle timeout".into()));
-        }
-        if now >= self.next_ping {
-            self.next_ping = now + self.ping_interval;
-            fx.push(Effect::Send(Message::Ping(Default::default())));
-        }
-    }
+    fn timer(&mut self, _now: Instant, _fx: &mut Vec<Effect>) {}
 
     fn expiring(&mut self, remaining: Duration, fx: &mut Vec<Effect>) {
         if remaining.is_zero() {

@@ -6,7 +6,6 @@ pub mod protocol;
 pub mod session;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
@@ -47,14 +46,9 @@ pub async fn handler(
         Ok(_) => return refuse(crate::auth::AuthError::UnknownTenant),
         Err(error) => return refuse(error),
     };
-    let http = &app.config.http;
-    let dialect = json::Json::new(
-        Duration::from_millis(http.ping_interval_ms),
-        Duration::from_millis(http.idle_timeout_ms),
-    );
     upgrade(ws, &app).on_upgrade(move |socket| {
         let tracker = app.tracker.clone();
-        tracker.track_future(Session::run(socket, app, dialect, Some(identity)))
+        tracker.track_future(Session::run(socket, app, json::Json, Some(identity)))
     })
 }
 
@@ -83,15 +77,7 @@ fn stomp(ws: WebSocketUpgrade, app: AppState, token: Option<&str>) -> Response {
         b"v12.stomp" => Some(Version::V1_2),
         _ => None,
     });
-    let http = &app.config.http;
-    let dialect = Stomp::new(
-        app.auth.clone(),
-        &app.config.stomp,
-        identity,
-        subprotocol,
-        Duration::from_millis(http.ping_interval_ms),
-        Duration::from_millis(http.idle_timeout_ms),
-    );
+    let dialect = Stomp::new(app.auth.clone(), &app.config.stomp, identity, subprotocol);
     // A STOMP frame may fill a WebSocket message up to the frame limit.
     let max = app
         .config

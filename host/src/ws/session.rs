@@ -66,9 +66,9 @@ pub trait Dialect: Send + 'static {
     fn gap(&mut self, gap: &Gap, fx: &mut Vec<Effect>);
     /// When `timer` should next run, if ever.
     fn next_timer(&self) -> Option<Instant>;
-    /// Periodic duties: pings, heart-beats, idle checks. `heard` is the last time anything
-    /// arrived from the client.
-    fn timer(&mut self, now: Instant, heard: Instant, fx: &mut Vec<Effect>);
+    /// The dialect's own periodic duties (STOMP heart-beats). Pings and the idle timeout are
+    /// the session's.
+    fn timer(&mut self, now: Instant, fx: &mut Vec<Effect>);
     /// The credential expires in `remaining`; `remaining` zero means it has expired.
     fn expiring(&mut self, remaining: Duration, fx: &mut Vec<Effect>);
 }
@@ -98,6 +98,9 @@ pub struct Session<D: Dialect> {
     /// Subscription ids held or asked for, for duplicate and limit checks.
     ids: HashSet<Arc<str>>,
     heard: Instant,
+    /// When the next WebSocket ping is due. Browsers answer pings without running page
+    /// code, so they prove a connection alive even from a throttled background tab.
+    next_ping: Instant,
     /// Until when a connection may stay without an identity.
     connect_deadline: Instant,
 }
@@ -106,6 +109,7 @@ impl<D: Dialect> Session<D> {
     /// Runs a connection to its end. `identity` is known when the handshake carried a token.
     pub async fn run(socket: WebSocket, app: AppState, dialect: D, identity: Option<Identity>) {
         let connect_timeout = Duration::from_millis(app.config.http.connect_timeout_ms);
+        let ping_interval = Duration::from_millis(app.config.http.ping_interval_ms);
         let now = Instant::now();
         let mut session = Session {
             socket,
@@ -114,6 +118,7 @@ impl<D: Dialect> Session<D> {
             attached: None,
             ids: HashSet::new(),
             heard: now,
+            next_ping: now + ping_interval,
             connect_deadline: now + connect_timeout,
         };
         let mut fx = Vec::new();
@@ -226,7 +231,7 @@ impl<D: Dialect> Session<D> {
     /// The earliest of the dialect's timer, the connect deadline and the token's expiry.
     fn next_deadline(&self) -> Instant {
         let far = Instant::now() + Duration::from_secs(3600);
-        let mut deadline = self.dialect.next_timer().unwrap_or(far);
+        let mut deadline = self.dialect.next_timer().unwrap_or(far).min(self.next_ping);
         match &self.attached {
             None => deadline = deadline.min(self.connect_deadline),
             Some(Attached {
@@ -272,7 +277,19 @@ impl<D: Dialect> Session<D> {
                 }
             }
         }
-        self.dialect.timer(now, self.heard, fx);
+        let http = &self.app.config.http;
+        if now.duration_since(self.heard) >= Duration::from_millis(http.idle_timeout_ms) {
+            metrics()
+                .client_errors
+                .with_label_values(&["idle_timeout"])
+                .inc();
+            return fx.push(Effect::Close(CLOSE_GOING_AWAY, "idle timeout".into()));
+        }
+        if now >= self.next_ping {
+            self.next_ping = now + Duration::from_millis(http.ping_interval_ms);
+            fx.push(Effect::Send(Message::Ping(Default::default())));
+        }
+        self.dialect.timer(now, fx);
     }
 
     fn gaps(&mut self, fx: &mut Vec<Effect>) {
