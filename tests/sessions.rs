@@ -184,3 +184,27 @@ async fn pings_keep_a_reading_client_and_the_idle_timeout_closes_a_silent_one() 
         other => panic!("silent client: {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_that_never_finishes_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = config("embedded_partitions = 4", "")
+        .replace("[http]\n", "[http]\nhandshake_timeout_ms = 500\n");
+    let service = Service::start("handshake", &config);
+    let mut tcp = tokio::net::TcpStream::connect(&service.addr).await.unwrap();
+    tcp.write_all(b"GET /ws?token=demo-key HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the half-sent handshake was kept open");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    // A complete handshake on another connection still works.
+    let client = Client::connect(&service.addr, "demo-key").await;
+    assert_eq!(client.welcome["tenant"], "demo");
+}

@@ -72,19 +72,10 @@ pub async fn run(
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
     };
-    // Small kernel send buffers bound what a slow client has in flight: what the server can no
-    // longer hold back (a DISCONNECT's receipt waits behind it) and what it costs in memory.
-    let send_buffer = config.http.send_buffer_bytes;
-    let listener =
-        axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
-            let _ = tcp.set_nodelay(true);
-            if send_buffer > 0 {
-                let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(send_buffer);
-            }
-        });
-    let server = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn({
+        let (http, shutdown) = (config.http.clone(), shutdown.clone());
+        async move { crate::http::serve(listener, router(state), &http, shutdown).await }
+    });
 
     tokio::select! {
         _ = termination() => tracing::info!("shutting down: closing sessions with code 1012"),

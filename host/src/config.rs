@@ -146,6 +146,9 @@ pub struct HttpConfig {
     /// (which grows to megabytes). Default 131072: enough for a steady stream, small enough
     /// that a slow client's backlog stays in its bounded queue, where it is counted.
     pub send_buffer_bytes: usize,
+    /// Time a client has to send a request's headers (the WebSocket handshake included), in
+    /// milliseconds. Default 10000.
+    pub handshake_timeout_ms: u64,
 }
 
 /// Where flight events come from.
@@ -250,6 +253,7 @@ impl Default for HttpConfig {
             idle_timeout_ms: 75_000,
             connect_timeout_ms: 10_000,
             send_buffer_bytes: 128 * 1024,
+            handshake_timeout_ms: 10_000,
         }
     }
 }
@@ -443,6 +447,7 @@ impl Config {
             self.http.ping_interval_ms,
             self.http.idle_timeout_ms,
             self.http.connect_timeout_ms,
+            self.http.handshake_timeout_ms,
             self.http.shutdown_grace_ms,
             self.filter.call_timeout_ms,
             self.stomp.heartbeat_ms,

@@ -58,3 +58,57 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     }
 }
+
+/// Accepts connections until `shutdown`, then lets open requests finish (at most `grace`).
+///
+/// A hand-made accept loop rather than `axum::serve`, for two things it does not offer: a
+/// deadline on reading a request's headers (a client that opens a connection and never
+/// finishes its handshake is dropped) and per-socket options (TCP_NODELAY, and a small send
+/// buffer so that a slow reader's backlog stays in its bounded, counted queue).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    http: &crate::config::HttpConfig,
+    shutdown: CancellationToken,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_millis(http.handshake_timeout_ms));
+    loop {
+        let (tcp, _) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        if http.send_buffer_bytes > 0 {
+            let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(http.send_buffer_bytes);
+        }
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                router.clone().oneshot(request)
+            });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let grace = std::time::Duration::from_millis(http.shutdown_grace_ms);
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+}
