@@ -268,3 +268,91 @@ fn algorithms_for_family(family: jsonwebtoken::AlgorithmFamily) -> Vec<Algorithm
 pub fn until(at: SystemTime) -> Duration {
     at.duration_since(SystemTime::now()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KeyKind;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+
+    const SECRET: &str = "unit-test-secret-0123456789abcdef";
+
+    fn verifier(leeway_s: u64) -> JwtVerifier {
+        let key = KeyConfig {
+            kind: KeyKind::Hmac,
+            file: None,
+            secret: Some(SECRET.into()),
+            algorithms: Vec::new(),
+            kid: None,
+        };
+        let config = AuthConfig {
+            leeway_s,
+            keys: vec![key],
+            ..AuthConfig::default()
+        };
+        JwtVerifier::new(&config).unwrap()
+    }
+
+    fn token(claims: serde_json::Value) -> String {
+        let key = EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
+        encode(&Header::default(), &claims, &key).unwrap()
+    }
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    #[test]
+    fn connection_lives_until_exp_plus_leeway() {
+        let exp = now() + 100;
+        let identity = verifier(30)
+            .verify(&token(serde_json::json!({"tenant": "t", "exp": exp})))
+            .unwrap();
+        assert_eq!(
+            identity.expires_at,
+            Some(UNIX_EPOCH + Duration::from_secs(exp + 30))
+        );
+    }
+
+    #[test]
+    fn fractional_exp_still_expires_the_connection() {
+        let exp = now() as f64 + 100.5;
+        let identity = verifier(0)
+            .verify(&token(serde_json::json!({"tenant": "t", "exp": exp})))
+            .unwrap();
+        assert_eq!(
+            identity.expires_at,
+            Some(UNIX_EPOCH + Duration::from_secs(exp as u64))
+        );
+    }
+
+    #[test]
+    fn absurd_exp_does_not_overflow_the_clock() {
+        let claims = serde_json::json!({"tenant": "t", "exp": u64::MAX});
+        let identity = verifier(30).verify(&token(claims)).unwrap();
+        assert_eq!(identity.expires_at, None);
+    }
+
+    #[test]
+    fn other_claims_reach_the_filter_as_attributes() {
+        let claims = serde_json::json!({
+            "tenant": "t", "sub": "ann", "exp": now() + 60, "roles": ["a", "b"],
+            "airline": "AFR", "level": 3
+        });
+        let identity = verifier(0).verify(&token(claims)).unwrap();
+        assert_eq!(identity.claims.subject, "ann");
+        assert_eq!(identity.claims.roles, ["a", "b"]);
+        let mut attributes = identity.claims.attributes.clone();
+        attributes.sort();
+        assert_eq!(
+            attributes,
+            [
+                ("airline".into(), "AFR".into()),
+                ("level".into(), "3".into())
+            ]
+        );
+    }
+}
