@@ -11,27 +11,13 @@ use support::expect::{check_exact, Positions, Received, Shape};
 use support::{config, dataset, Client, Service};
 use tokio_tungstenite::tungstenite::Message;
 
-const ROUTE_LIMIT: Duration = Duration::from_secs(240);
-
-async fn all_routed(service: &Service) {
-    let total = dataset().len() as f64;
-    service
-        .wait_metric(
-            "flightcast_events_routed_total",
-            &[("tenant", "demo")],
-            total,
-            ROUTE_LIMIT,
-        )
-        .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_with_a_backlog_far_larger_than_the_queue_loses_nothing() {
     // A queue of 500 events and a backlog of 26,448: the catch-up must follow the reader.
     let config = config("embedded_partitions = 4", "")
         .replace("queue_capacity = 100000", "queue_capacity = 500");
     let service = Service::start("resume-backlog", &config);
-    all_routed(&service).await;
+    service.wait_all_routed("demo").await;
     let mut client = Client::connect(&service.addr, "demo-key").await;
     client.subscribe_from_start("all", "all", 4).await;
     let (_, before) = client.until("caught_up", "all").await;
@@ -79,7 +65,7 @@ async fn resume_from_ahead_of_this_instance_gets_nothing_it_has_seen() {
     let (_, before) = resumer.until("subscribed", "all").await;
     assert!(before.is_empty(), "{before:?}");
 
-    all_routed(&service).await;
+    service.wait_all_routed("demo").await;
     let all = Received::collect_through_barrier(&mut everything).await;
     let resumed = Received::collect_through_barrier(&mut resumer).await;
     let wanted: Vec<&support::expect::Got> = all.by_sub["all"]

@@ -72,16 +72,7 @@ async fn live(clients: usize) {
             while let Some(Ok(_)) = socket.next().await {}
         }));
     }
-    let total = dataset().len() as f64;
-    let limit = Duration::from_secs(300);
-    service
-        .wait_metric(
-            "flightcast_events_routed_total",
-            &[("tenant", "demo")],
-            total,
-            limit,
-        )
-        .await;
+    service.wait_all_routed("demo").await;
     tokio::time::sleep(Duration::from_secs(1)).await; // let the last writes land
     let text = support::http_get(&service.addr, "/metrics").await.1;
     let buckets: Vec<(f64, f64)> = text
@@ -114,16 +105,7 @@ async fn live(clients: usize) {
 /// and after the clients connected.
 async fn flightcast(clients: usize) -> (Duration, Option<(u64, u64)>) {
     let service = Service::start("bench", &config("embedded_partitions = 4", ""));
-    let total = dataset().len() as f64;
-    let limit = Duration::from_secs(300);
-    service
-        .wait_metric(
-            "flightcast_events_routed_total",
-            &[("tenant", "demo")],
-            total,
-            limit,
-        )
-        .await;
+    service.wait_all_routed("demo").await;
     let idle = rss(service.pid());
     let mut sockets = Vec::new();
     for _ in 0..clients {

@@ -194,6 +194,15 @@ impl Service {
         }
     }
 
+    /// Waits (bounded, four minutes) until `tenant`'s worker has routed the whole data set.
+    pub async fn wait_all_routed(&self, tenant: &str) {
+        let total = dataset().len() as f64;
+        let labels = [("tenant", tenant)];
+        let limit = Duration::from_secs(240);
+        self.wait_metric("flightcast_events_routed_total", &labels, total, limit)
+            .await;
+    }
+
     /// Waits (bounded) until `/readyz` answers 200.
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
