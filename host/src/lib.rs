@@ -14,6 +14,7 @@ pub mod filter;
 pub mod http;
 pub mod hub;
 pub mod kafka;
+pub mod platform;
 pub mod stomp;
 pub mod telemetry;
 pub mod ws;

@@ -21,8 +21,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     flightcast::telemetry::init_logging();
     let config = flightcast::config::Config::load(cli.config.as_deref())?;
-    flightcast::app::run(config, |addr| {
-        // The one line on stdout: where to point a browser (and what tests wait for).
+    flightcast::app::run(config, |addr, admin| {
+        // The two lines on stdout: the admin API, then where to point a browser (the line
+        // tests wait for).
+        println!("flightcast admin API on http://{admin}/");
         println!("flightcast listening on http://{addr}/");
     })
     .await

@@ -41,6 +41,14 @@ pub struct Metrics {
     pub delivery_latency: Histogram,
     /// Records the embedded replay produced.
     pub replay_records: IntCounter,
+    /// Filter log lines dropped by the rate limit, by tenant.
+    pub filter_log_lines_dropped: IntCounterVec,
+    /// 1 while a tenant's filter is quarantined, by tenant.
+    pub filter_quarantined: IntGaugeVec,
+    /// Versions activated (hot swaps), by tenant.
+    pub filter_activations: IntCounterVec,
+    /// Components made ready to run, by source: `compiled` or `cache` (no compilation).
+    pub filter_compiles: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -168,6 +176,30 @@ impl Metrics {
                 "flightcast_client_errors_total",
                 "Client messages answered with an error",
                 &["reason"],
+            ),
+            filter_log_lines_dropped: counter(
+                &r,
+                "flightcast_filter_log_lines_dropped_total",
+                "Filter log lines over the rate limit",
+                &["tenant"],
+            ),
+            filter_quarantined: gauge(
+                &r,
+                "flightcast_filter_quarantined",
+                "1 while the tenant's filter is quarantined",
+                &["tenant"],
+            ),
+            filter_activations: counter(
+                &r,
+                "flightcast_filter_activations_total",
+                "Filter versions activated",
+                &["tenant"],
+            ),
+            filter_compiles: counter(
+                &r,
+                "flightcast_filter_compiles_total",
+                "Components made ready to run, by source",
+                &["source"],
             ),
             delivery_latency,
             replay_records,

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod broker;
 pub mod expect;
 
@@ -102,13 +103,26 @@ attributes = {{ airline = "AFR" }}
 pub struct Service {
     child: Child,
     pub addr: String,
+    /// The admin API's address.
+    pub admin: String,
     pub log: PathBuf,
     _config: tempfile::NamedTempFile,
+    _store: Option<tempfile::TempDir>,
 }
 
 impl Service {
-    /// Starts the binary with `config` (TOML) and waits for its listening line.
+    /// Starts the binary with `config` (TOML) and a version store of its own, and waits for
+    /// its listening line.
     pub fn start(name: &str, config: &str) -> Service {
+        let store = tempfile::tempdir().unwrap();
+        let mut service = Self::start_with_store(name, config, store.path());
+        service._store = Some(store);
+        service
+    }
+
+    /// Starts the binary with `config` and the version store in `store` (which outlives it,
+    /// for restarts).
+    pub fn start_with_store(name: &str, config: &str, store: &Path) -> Service {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, config.as_bytes()).unwrap();
         let log = artifacts().join(format!("{name}.log"));
@@ -116,6 +130,8 @@ impl Service {
             .arg("--config")
             .arg(file.path())
             .current_dir(root())
+            .env("FLIGHTCAST_ADMIN__LISTEN", "127.0.0.1:0")
+            .env("FLIGHTCAST_ADMIN__STORE_DIR", store)
             .env("RUST_LOG", "info,flightcast=debug")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -124,13 +140,17 @@ impl Service {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut admin = String::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("flightcast admin API on http://") {
+                    admin = rest.trim_end_matches('/').to_string();
+                }
                 if let Some(rest) = line.strip_prefix("flightcast listening on http://") {
-                    let _ = tx.send(rest.trim_end_matches('/').to_string());
+                    let _ = tx.send((rest.trim_end_matches('/').to_string(), admin.clone()));
                 }
             }
         });
-        let addr = rx
+        let (addr, admin) = rx
             .recv_timeout(Duration::from_secs(120))
             .unwrap_or_else(|_| {
                 let _ = child.kill();
@@ -142,8 +162,10 @@ impl Service {
         Service {
             child,
             addr,
+            admin,
             log,
             _config: file,
+            _store: None,
         }
     }
 

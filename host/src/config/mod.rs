@@ -12,9 +12,11 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 mod access;
+mod admin;
 mod sections;
 
 pub use access::{AuthConfig, KeyConfig, KeyKind, StompConfig};
+pub use admin::{AdminConfig, AdminRole, AdminToken, FailurePolicy};
 pub use sections::{
     ApiKey, DeliveryConfig, FilterLimits, HttpConfig, KafkaConfig, ReplayConfig, StartFrom,
     TenantConfig,
@@ -37,6 +39,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The STOMP dialect.
     pub stomp: StompConfig,
+    /// The filter platform's admin API, version store and control topic.
+    pub admin: AdminConfig,
 }
 
 impl Default for Config {
@@ -45,6 +49,13 @@ impl Default for Config {
     fn default() -> Self {
         let tenant = |file: &str| TenantConfig {
             filter: Path::new("target/filters").join(file),
+            policy: FailurePolicy::default(),
+        };
+        let admin_token = |token: &str, role, tenant: Option<&str>| AdminToken {
+            token: token.into(),
+            name: token.into(),
+            role,
+            tenant: tenant.map(Into::into),
         };
         let key = |key: &str, tenant: &str, attributes: &[(&str, &str)]| ApiKey {
             key: key.into(),
@@ -72,6 +83,14 @@ impl Default for Config {
             ],
             auth: AuthConfig::default(),
             stomp: StompConfig::default(),
+            admin: AdminConfig {
+                tokens: vec![
+                    admin_token("operator-dev", AdminRole::Operator, None),
+                    admin_token("demo-admin", AdminRole::Tenant, Some("demo")),
+                    admin_token("partner-admin", AdminRole::Tenant, Some("partner")),
+                ],
+                ..AdminConfig::default()
+            },
         }
     }
 }
@@ -94,6 +113,7 @@ impl Config {
         if file.is_some() {
             base.tenants.clear();
             base.api_keys.clear();
+            base.admin.tokens.clear();
         }
         let mut figment = Figment::from(Serialized::defaults(base));
         if let Some(file) = file {
@@ -141,6 +161,7 @@ impl Config {
             .for_each(resolve);
         self.replay.file.iter_mut().for_each(resolve);
         self.filter.cache_dir.iter_mut().for_each(resolve);
+        resolve(&mut self.admin.store_dir);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -156,6 +177,42 @@ impl Config {
             if key.key.is_empty() || !seen.insert(&key.key) {
                 return invalid(format!("api key of {} is empty or used twice", key.subject));
             }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for token in &self.admin.tokens {
+            if token.token.is_empty() || !seen.insert(&token.token) {
+                return invalid(format!(
+                    "admin token of {} is empty or used twice",
+                    token.name
+                ));
+            }
+            match (token.role, &token.tenant) {
+                (AdminRole::Operator, None) => {}
+                (AdminRole::Tenant, Some(t)) if self.tenants.contains_key(t) => {}
+                (AdminRole::Operator, Some(_)) => {
+                    return invalid(format!(
+                        "admin token of {}: an operator token names no tenant",
+                        token.name
+                    ))
+                }
+                (AdminRole::Tenant, _) => {
+                    return invalid(format!(
+                        "admin token of {}: a tenant token must name a configured tenant",
+                        token.name
+                    ))
+                }
+            }
+        }
+        if self.admin.control_topic.trim().is_empty() || self.admin.max_upload_bytes == 0 {
+            return invalid(
+                "admin.control_topic must not be empty and admin.max_upload_bytes must be > 0"
+                    .into(),
+            );
+        }
+        if self.filter.quarantine_after_traps == 0 || self.filter.max_output_bytes == 0 {
+            return invalid(
+                "filter.quarantine_after_traps and filter.max_output_bytes must be > 0".into(),
+            );
         }
         if self.kafka.topic.trim().is_empty() {
             return invalid("kafka.topic must not be empty".into());

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::FailurePolicy;
+
 /// The public listener: the live page, the WebSocket endpoint, metrics and health.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -85,8 +87,17 @@ pub struct FilterLimits {
     /// Linear memory one filter instance may grow to, in bytes. Default 32 MiB.
     pub memory_limit_bytes: usize,
     /// Directory for compiled filter artefacts, so a restart does not recompile.
-    /// Default: none (compile in memory at start-up).
+    /// Default: `compiled/` in the version store (`admin.store_dir`).
     pub cache_dir: Option<PathBuf>,
+    /// Largest answer one `route` call may return (keys and payloads together), in bytes.
+    /// A bigger answer is a trap. Default 4 MiB.
+    pub max_output_bytes: usize,
+    /// Largest replacement payload of one delivery, in bytes; a bigger one is dropped and
+    /// counted. Default 64 KiB.
+    pub max_payload_bytes: usize,
+    /// Trapping calls within a minute after which a tenant's filter is quarantined and the
+    /// tenant's failure policy applies. Default 5.
+    pub quarantine_after_traps: u32,
 }
 
 /// Per-connection delivery.
@@ -107,6 +118,11 @@ pub struct TenantConfig {
     /// Path of the tenant's filter component (`.wasm`); relative paths are relative to the
     /// configuration file's folder (to the working directory for the built-in demo).
     pub filter: PathBuf,
+    /// What subscribers get once the filter is quarantined: `closed` (nothing, the default),
+    /// `open` (the standard grammar's routing, unfiltered and untransformed) or `rollback`
+    /// (the previous version is activated again).
+    #[serde(default)]
+    pub policy: FailurePolicy,
 }
 
 /// A static credential for development. Signed tokens replace these in production.
@@ -172,6 +188,9 @@ impl Default for FilterLimits {
             call_timeout_ms: 100,
             memory_limit_bytes: 32 << 20,
             cache_dir: None,
+            max_output_bytes: 4 << 20,
+            max_payload_bytes: 64 << 10,
+            quarantine_after_traps: 5,
         }
     }
 }

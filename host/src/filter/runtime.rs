@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::guest_log::GuestLog;
+
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -16,11 +18,6 @@ use super::bindings::TenantFilter;
 use super::engine::{FilterEngine, LoadedFilter, EPOCH_TICK};
 use super::{Admission, Claims, Delivery, Event, Level};
 use crate::telemetry::metrics;
-
-/// Most log lines one instance may write per second; the rest are counted and dropped.
-const LOG_LINES_PER_SECOND: u32 = 20;
-/// Longest log line kept from a filter, in bytes.
-const LOG_LINE_MAX_BYTES: usize = 1024;
 
 /// Why a filter call produced no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +31,9 @@ pub enum FilterFailure {
     /// The guest answered, but not as the contract says.
     #[error("filter broke the contract: {0}")]
     Contract(String),
+    /// The filter is quarantined: it is not called until another version is activated.
+    #[error("the tenant's filter is quarantined")]
+    Quarantined,
 }
 
 impl FilterFailure {
@@ -42,18 +42,17 @@ impl FilterFailure {
             FilterFailure::Trap(_) => "trap",
             FilterFailure::Guest(_) => "guest_error",
             FilterFailure::Contract(_) => "contract_violation",
+            FilterFailure::Quarantined => "quarantined",
         }
     }
 }
 
-/// Per-store state: resource limits, the deny-everything WASI context and the log budget.
+/// Per-store state: resource limits, the deny-everything WASI context and the log.
 pub struct State {
-    tenant: Arc<str>,
     limits: StoreLimits,
     wasi: WasiCtx,
     table: ResourceTable,
-    log_window: Instant,
-    log_lines: u32,
+    log: Arc<GuestLog>,
 }
 
 impl WasiView for State {
@@ -68,28 +67,8 @@ impl WasiView for State {
 impl types::Host for State {}
 
 impl host::Host for State {
-    fn log(&mut self, level: Level, mut message: String) {
-        if self.log_window.elapsed().as_secs() >= 1 {
-            self.log_window = Instant::now();
-            self.log_lines = 0;
-        }
-        self.log_lines += 1;
-        if self.log_lines > LOG_LINES_PER_SECOND {
-            return;
-        }
-        if message.len() > LOG_LINE_MAX_BYTES {
-            let cut = (0..=LOG_LINE_MAX_BYTES)
-                .rev()
-                .find(|&i| message.is_char_boundary(i));
-            message.truncate(cut.unwrap_or(0));
-        }
-        let tenant = &*self.tenant;
-        match level {
-            Level::Debug => tracing::debug!(tenant, message, "filter log"),
-            Level::Info => tracing::info!(tenant, message, "filter log"),
-            Level::Warn => tracing::warn!(tenant, message, "filter log"),
-            Level::Error => tracing::error!(tenant, message, "filter log"),
-        }
+    fn log(&mut self, level: Level, message: String) {
+        self.log.line(level, "log", &message);
     }
 
     fn now_ms(&mut self) -> i64 {
@@ -105,6 +84,7 @@ pub struct FilterInstance {
     store: Store<State>,
     bindings: TenantFilter,
     deadline_ticks: u64,
+    max_output_bytes: usize,
 }
 
 impl FilterInstance {
@@ -115,18 +95,26 @@ impl FilterInstance {
         tenant: Arc<str>,
     ) -> Result<Self, FilterFailure> {
         let limits = &engine.limits;
+        let log = GuestLog::new(tenant.clone());
+        // WASI gets nothing: no files, no network, no environment, empty stdin; what the
+        // filter prints goes to the host's log.
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .stdout(log.stream("stdout"))
+            .stderr(log.stream("stderr"))
+            .build();
         let state = State {
-            tenant: tenant.clone(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_limit_bytes)
                 // A growth past the limit traps instead of returning -1, so a memory bomb is
                 // stopped at once rather than left to handle an allocation failure.
                 .trap_on_grow_failure(true)
                 .build(),
-            wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).build(),
+            wasi,
             table: ResourceTable::new(),
-            log_window: Instant::now(),
-            log_lines: 0,
+            log,
         };
         let mut store = Store::new(&engine.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -144,6 +132,7 @@ impl FilterInstance {
             store,
             bindings,
             deadline_ticks,
+            max_output_bytes: limits.max_output_bytes,
         })
     }
 
@@ -174,21 +163,14 @@ impl FilterInstance {
 
     /// Routes a batch; the answer has one entry per event.
     pub fn route(&mut self, events: &[Event]) -> Result<Vec<Vec<Delivery>>, FilterFailure> {
+        let max_output_bytes = self.max_output_bytes;
         let routed = self
             .call("route", |b, s| {
                 b.flightcast_filter_filter().call_route(s, events)
             })?
-            .map_err(FilterFailure::Guest);
-        let routed = self.count("route", routed)?;
-        if routed.len() != events.len() {
-            let reason = format!(
-                "route answered {} entries for {} events",
-                routed.len(),
-                events.len()
-            );
-            return self.count("route", Err(FilterFailure::Contract(reason)));
-        }
-        Ok(routed)
+            .map_err(FilterFailure::Guest)
+            .and_then(|routed| check_answer(routed, events.len(), max_output_bytes));
+        self.count("route", routed)
     }
 
     /// Runs one export with a fresh deadline, counting and timing it.
@@ -222,6 +204,36 @@ impl FilterInstance {
             .inc();
         result
     }
+}
+
+/// Holds a `route` answer to the contract: one entry per event, and no bigger than the limit.
+/// An answer over the limit costs the host as much as a trap, so it counts as one.
+fn check_answer(
+    routed: Vec<Vec<Delivery>>,
+    events: usize,
+    max_bytes: usize,
+) -> Result<Vec<Vec<Delivery>>, FilterFailure> {
+    if routed.len() != events {
+        let reason = format!(
+            "route answered {} entries for {events} events",
+            routed.len()
+        );
+        return Err(FilterFailure::Contract(reason));
+    }
+    let size: usize = routed
+        .iter()
+        .flatten()
+        .map(|d| {
+            d.keys.iter().map(String::len).sum::<usize>()
+                + d.payload.as_ref().map_or(0, String::len)
+        })
+        .sum();
+    if size > max_bytes {
+        return Err(FilterFailure::Trap(format!(
+            "route answered {size} bytes, over the limit of {max_bytes}"
+        )));
+    }
+    Ok(routed)
 }
 
 /// A one-line description of a trap: its code when wasmtime gives one, else the error chain.

@@ -11,19 +11,23 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub use conn::{ConnHandle, ConnId, EventOut, Gap, Outbound};
-pub use window::Window;
+pub use window::{Slot, Window};
 use worker::{Command, TenantWorker};
+pub use worker::{ShadowReport, SwapOutcome, TenantEvent, TenantStatus};
 
 use crate::config::Config;
 use crate::event::Batch;
-use crate::filter::{Claims, FilterEngine, FilterInstance};
+use crate::filter::{Claims, FilterEngine, FilterInstance, LoadedFilter};
 
 /// Commands waiting for one tenant worker. When full, the consumer waits (backpressure):
-/// every filter call is bounded by its deadline, so a worker always makes progress.
-const WORKER_QUEUE: usize = 64;
+/// every filter call is bounded by its deadline, so a worker always makes progress. Deep
+/// enough that a tenant whose filter is slow per call (and so merges queued batches into one
+/// call) or is on its way to quarantine does not hold up the others; an entry is a pointer to
+/// a batch every tenant shares.
+const WORKER_QUEUE: usize = 1024;
 
 /// Routes batches to tenants and connections to their tenant.
 pub struct Hub {
@@ -37,35 +41,62 @@ pub struct Hub {
 pub struct TenantLink {
     pub name: Arc<str>,
     tx: mpsc::Sender<Command>,
+    pub status: Arc<TenantStatus>,
 }
 
 impl Hub {
-    /// Loads every tenant's filter (failing start-up if one is unusable) and starts a worker
-    /// thread per tenant.
-    pub fn start(config: &Config, engine: &FilterEngine) -> anyhow::Result<Arc<Self>> {
+    /// Starts a worker thread per tenant, each on its first filter version. Workers report
+    /// quarantines on `events`.
+    pub fn start(
+        config: &Config,
+        engine: &FilterEngine,
+        filters: HashMap<String, LoadedFilter>,
+        events: mpsc::UnboundedSender<TenantEvent>,
+    ) -> anyhow::Result<Arc<Self>> {
         let window = Arc::new(Window::new(config.delivery.window_events_per_partition));
         let mut tenants = HashMap::new();
-        for (name, tenant) in &config.tenants {
-            let filter = engine
-                .load(&tenant.filter)
-                .map_err(|e| anyhow::anyhow!("loading the filter of tenant {name}: {e}"))?;
+        for (name, filter) in filters {
+            let policy = config
+                .tenants
+                .get(&name)
+                .map(|t| t.policy)
+                .unwrap_or_default();
             let name: Arc<str> = name.as_str().into();
             // Instantiate once now so a filter that cannot even start fails start-up.
             FilterInstance::new(engine, &filter, name.clone())
                 .map_err(|e| anyhow::anyhow!("starting filter of tenant {name}: {e}"))?;
             tracing::info!(tenant = %name, sha256 = %filter.sha256, "tenant filter loaded");
-            let worker = TenantWorker::new(name.clone(), engine.clone(), filter, window.clone());
+            let status = Arc::new(TenantStatus::default());
+            let worker = TenantWorker::new(
+                name.clone(),
+                engine.clone(),
+                filter,
+                window.clone(),
+                policy,
+                status.clone(),
+                events.clone(),
+            )
+            .with_merge_max(config.kafka.batch_max_events);
             let (tx, rx) = mpsc::channel(WORKER_QUEUE);
             std::thread::Builder::new()
                 .name(format!("tenant-{name}"))
                 .spawn(move || worker.run(rx))?;
-            tenants.insert(name.to_string(), TenantLink { name, tx });
+            tenants.insert(name.to_string(), TenantLink { name, tx, status });
         }
         Ok(Arc::new(Self {
             tenants,
             window,
             next_conn: AtomicU64::new(1),
         }))
+    }
+
+    /// The tenants, by name.
+    pub fn tenants(&self) -> impl Iterator<Item = &TenantLink> {
+        self.tenants.values()
+    }
+
+    pub fn window(&self) -> &Arc<Window> {
+        &self.window
     }
 
     /// Makes a batch visible to resuming subscriptions, then routes it for every tenant.
@@ -129,5 +160,33 @@ impl TenantLink {
 
     pub async fn unsubscribe(&self, conn: ConnId, id: Arc<str>) {
         self.command(Command::Unsubscribe { conn, id }).await;
+    }
+
+    /// Activates `filter` between two batches; see `TenantWorker::swap`.
+    pub async fn swap(&self, filter: LoadedFilter) -> Result<SwapOutcome, String> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Swap { filter, reply }).await;
+        answer
+            .await
+            .map_err(|_| "the tenant worker stopped".to_string())?
+    }
+
+    /// Starts a shadow of `filter`, or stops the running one (`None`).
+    pub async fn shadow(
+        &self,
+        filter: Option<LoadedFilter>,
+    ) -> Result<Option<ShadowReport>, String> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Shadow { filter, reply }).await;
+        answer
+            .await
+            .map_err(|_| "the tenant worker stopped".to_string())?
+    }
+
+    /// The running shadow's report.
+    pub async fn shadow_report(&self) -> Option<ShadowReport> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::ShadowReport { reply }).await;
+        answer.await.ok().flatten()
     }
 }

@@ -57,6 +57,18 @@ impl Window {
         }
     }
 
+    /// About the last `n` events overall: the newest `n / partitions` (rounded up) of every
+    /// partition, in partition then offset order.
+    pub fn latest(&self, n: usize) -> Vec<Slot> {
+        let partitions = self.partitions.read().expect("window lock");
+        let per_partition = n.div_ceil(partitions.len().max(1));
+        partitions
+            .values()
+            .flat_map(|slots| slots.range(slots.len().saturating_sub(per_partition)..))
+            .cloned()
+            .collect()
+    }
+
     /// Events of `partition` with `from <= offset <= through`, at most `limit` of them.
     pub fn read(&self, partition: i32, from: i64, through: i64, limit: usize) -> Replay {
         let partitions = self.partitions.read().expect("window lock");

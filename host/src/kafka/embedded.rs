@@ -38,17 +38,31 @@ impl Drop for EmbeddedBroker {
     }
 }
 
-/// Starts the mock cluster and creates the flight topic with `config.embedded_partitions`.
-pub fn start(config: &KafkaConfig) -> anyhow::Result<EmbeddedBroker> {
+/// The first `n` events of the bundled data, decoded: what a candidate filter's smoke run
+/// routes.
+pub fn sample_events(n: usize) -> Vec<crate::filter::Event> {
+    let lines = BufReader::new(flate2::read::GzDecoder::new(BUNDLED_EVENTS)).lines();
+    lines
+        .map_while(Result::ok)
+        .filter_map(|line| crate::event::decode(Some(line.as_bytes())).ok())
+        .take(n)
+        .collect()
+}
+
+/// Starts the mock cluster and creates the flight topic with `config.embedded_partitions`,
+/// and the one-partition control topic.
+pub fn start(config: &KafkaConfig, control_topic: &str) -> anyhow::Result<EmbeddedBroker> {
     let (ready_tx, ready_rx) = std_mpsc::channel();
     let (stop_tx, stop_rx) = std_mpsc::channel::<()>();
     let topic = config.topic.clone();
+    let control_topic = control_topic.to_owned();
     let partitions = config.embedded_partitions;
     let thread = std::thread::Builder::new()
         .name("embedded-kafka".into())
         .spawn(move || {
             let cluster = MockCluster::new(1).and_then(|cluster| {
                 cluster.create_topic(&topic, partitions, 1)?;
+                cluster.create_topic(&control_topic, 1, 1)?;
                 Ok(cluster)
             });
             match cluster {

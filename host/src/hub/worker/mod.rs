@@ -10,10 +10,16 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 mod catchup;
+mod lifecycle;
 mod route;
+mod shadow;
+
+pub use lifecycle::{SwapOutcome, TenantEvent, TenantStatus};
+pub use shadow::ShadowReport;
 
 use super::conn::{ConnHandle, ConnId, Outbound};
 use super::window::Window;
+use crate::config::FailurePolicy;
 use crate::event::{Batch, RecordMeta};
 use crate::filter::{Admission, Claims, FilterEngine, FilterFailure, FilterInstance, LoadedFilter};
 use crate::telemetry::metrics;
@@ -21,8 +27,8 @@ use crate::telemetry::metrics;
 /// After this many traps in one batch, the rest of the batch is dropped for the tenant instead
 /// of retried event by event: a filter that traps on everything must not stall the worker.
 const MAX_TRAPS_PER_BATCH: usize = 8;
-/// Largest replacement payload a filter may return for one delivery, in bytes.
-const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Traps counted towards quarantine are the ones within this window.
+const TRAP_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A request to a tenant worker.
 pub enum Command {
@@ -53,6 +59,20 @@ pub enum Command {
         conn: ConnId,
         message: Outbound,
     },
+    /// Activate another version: every later batch is routed by it.
+    Swap {
+        filter: LoadedFilter,
+        reply: tokio::sync::oneshot::Sender<Result<SwapOutcome, String>>,
+    },
+    /// Start (with a filter) or stop (without) a shadow; the reply is the report so far.
+    Shadow {
+        filter: Option<LoadedFilter>,
+        reply: tokio::sync::oneshot::Sender<Result<Option<ShadowReport>, String>>,
+    },
+    /// The shadow's report so far.
+    ShadowReport {
+        reply: tokio::sync::oneshot::Sender<Option<ShadowReport>>,
+    },
 }
 
 struct Connection {
@@ -77,6 +97,17 @@ pub struct TenantWorker {
     tenant: Arc<str>,
     engine: FilterEngine,
     filter: LoadedFilter,
+    policy: FailurePolicy,
+    status: Arc<TenantStatus>,
+    /// Where quarantines are reported.
+    events: tokio::sync::mpsc::UnboundedSender<TenantEvent>,
+    /// When recent calls trapped; that many within `TRAP_WINDOW` quarantine the filter.
+    recent_traps: std::collections::VecDeque<std::time::Instant>,
+    /// The standard grammar, routing for an `open` tenant while its filter is quarantined.
+    fallback: Option<flightcast_grammar::Router>,
+    shadow: Option<shadow::Shadow>,
+    /// Most events routed in one call when queued batches are merged (`kafka.batch_max_events`).
+    merge_max: usize,
     /// `None` after a trap until the next call makes a fresh instance.
     instance: Option<FilterInstance>,
     conns: HashMap<ConnId, Connection>,
@@ -106,11 +137,22 @@ impl TenantWorker {
         engine: FilterEngine,
         filter: LoadedFilter,
         window: Arc<Window>,
+        policy: FailurePolicy,
+        status: Arc<TenantStatus>,
+        events: tokio::sync::mpsc::UnboundedSender<TenantEvent>,
     ) -> Self {
+        status.set_active(&filter.sha256);
         Self {
             tenant,
             engine,
             filter,
+            policy,
+            status,
+            events,
+            recent_traps: std::collections::VecDeque::new(),
+            fallback: None,
+            shadow: None,
+            merge_max: 256,
             instance: None,
             conns: HashMap::new(),
             subs: HashMap::new(),
@@ -120,9 +162,26 @@ impl TenantWorker {
         }
     }
 
+    /// Sets how many events one filter call may carry when queued batches are merged.
+    pub fn with_merge_max(mut self, events: usize) -> Self {
+        self.merge_max = events.max(1);
+        self
+    }
+
     /// Serves commands until every sender is gone.
     pub fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        while let Some(command) = commands.blocking_recv() {
+        let mut next = None;
+        while let Some(command) = next.take().or_else(|| commands.blocking_recv()) {
+            let command = match command {
+                Command::Route(batch) => {
+                    // Batches that queued up while the filter was busy go in one call, so a
+                    // filter whose cost is per call catches up instead of falling behind.
+                    let (merged, after) = merge_queued(batch, &mut commands, self.merge_max);
+                    next = after;
+                    Command::Route(merged)
+                }
+                other => other,
+            };
             match command {
                 Command::Attach { conn, claims } => {
                     self.conns.insert(
@@ -132,6 +191,7 @@ impl TenantWorker {
                             claims,
                         },
                     );
+                    self.status.set_counts(self.conns.len(), self.subs.len());
                 }
                 Command::Detach { conn } => self.detach(conn),
                 Command::Subscribe {
@@ -144,7 +204,17 @@ impl TenantWorker {
                 Command::Route(batch) => self.route(&batch),
                 Command::Drained { conn } => self.drained(conn),
                 Command::Echo { conn, message } => self.send(conn, message),
+                Command::Swap { filter, reply } => {
+                    let _ = reply.send(self.swap(filter));
+                }
+                Command::Shadow { filter, reply } => {
+                    let _ = reply.send(self.set_shadow(filter));
+                }
+                Command::ShadowReport { reply } => {
+                    let _ = reply.send(self.shadow.as_ref().map(|s| s.report()));
+                }
             }
+            self.status.set_counts(self.conns.len(), self.subs.len());
         }
         tracing::info!(tenant = %self.tenant, "tenant worker stopped");
     }
@@ -153,37 +223,41 @@ impl TenantWorker {
     /// in it, since a new instance knows nothing of earlier admissions.
     fn instance(&mut self) -> Result<&mut FilterInstance, FilterFailure> {
         if self.instance.is_none() {
-            let mut fresh = FilterInstance::new(&self.engine, &self.filter, self.tenant.clone())?;
-            let mut ended = Vec::new();
-            for ((conn, id), sub) in &mut self.subs {
-                let claims = &self.conns[conn].claims;
-                match fresh.admit(&sub.topic, claims)? {
-                    Admission::Accept(keys) => sub.keys = keys,
-                    Admission::Reject(reason) => ended.push(((*conn, id.clone()), reason)),
-                }
-            }
-            self.rebuild_index();
-            for (key, reason) in ended {
-                self.remove_subscription(&key);
-                if let Some(conn) = self.conns.get(&key.0) {
-                    conn.handle
-                        .send_control(Outbound::Ended { id: key.1, reason });
-                }
-            }
-            self.instance = Some(fresh);
+            let filter = self.filter.clone();
+            let (fresh, readmitted) = self.readmit(&filter)?;
+            self.install(fresh, readmitted);
         }
         Ok(self.instance.as_mut().expect("instance just made"))
     }
 
-    /// Runs `f` on the instance; a trap discards the instance so the next call starts afresh.
+    /// Runs `f` on the instance; a trap discards the instance so the next call starts afresh,
+    /// and enough traps within a minute quarantine the filter.
     fn with_instance<T>(
         &mut self,
         f: impl FnOnce(&mut FilterInstance) -> Result<T, FilterFailure>,
     ) -> Result<T, FilterFailure> {
+        if self.status.is_quarantined() {
+            return Err(FilterFailure::Quarantined);
+        }
         let result = self.instance().and_then(f);
         if let Err(failure @ FilterFailure::Trap(_)) = &result {
             tracing::warn!(tenant = %self.tenant, %failure, "filter instance discarded");
             self.instance = None;
+            let now = std::time::Instant::now();
+            self.recent_traps.push_back(now);
+            while self
+                .recent_traps
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > TRAP_WINDOW)
+            {
+                self.recent_traps.pop_front();
+            }
+            let limit = self.engine.limits.quarantine_after_traps as usize;
+            if self.recent_traps.len() >= limit {
+                self.quarantine(format!(
+                    "{limit} traps within {TRAP_WINDOW:?}; last: {failure}"
+                ));
+            }
         }
         result
     }
@@ -203,11 +277,14 @@ impl TenantWorker {
             Ok(Admission::Reject(format!(
                 "subscription id {id:?} is already in use"
             )))
+        } else if self.status.is_quarantined() {
+            self.admit_quarantined(&topic)
         } else {
             self.with_instance(|instance| instance.admit(&topic, &claims))
         };
         let reply = match outcome {
             Ok(Admission::Accept(keys)) => {
+                self.shadow_admit(&key, &topic, &claims);
                 for k in &keys {
                     self.index.entry(k.clone()).or_default().push(key.clone());
                 }
@@ -280,6 +357,7 @@ impl TenantWorker {
         let Some(sub) = self.subs.remove(key) else {
             return false;
         };
+        self.shadow_remove(key);
         metrics()
             .subscriptions
             .with_label_values(&[&self.tenant])
@@ -300,7 +378,7 @@ impl TenantWorker {
         true
     }
 
-    fn rebuild_index(&mut self) {
+    pub(super) fn rebuild_index(&mut self) {
         self.index.clear();
         for (key, sub) in &self.subs {
             for k in &sub.keys {
@@ -321,4 +399,34 @@ impl TenantWorker {
             .with_label_values(&[&self.tenant, outcome])
             .inc();
     }
+}
+
+/// Appends the batches already queued behind `first` (up to `max_events`) into one.
+/// Returns the merged batch and the first command that is not a batch, to run after it.
+fn merge_queued(
+    first: Arc<Batch>,
+    commands: &mut mpsc::Receiver<Command>,
+    max_events: usize,
+) -> (Arc<Batch>, Option<Command>) {
+    let mut merged: Option<Batch> = None;
+    let mut size = first.len();
+    loop {
+        if size >= max_events {
+            break;
+        }
+        match commands.try_recv() {
+            Ok(Command::Route(batch)) => {
+                let target = merged.get_or_insert_with(|| Batch {
+                    events: first.events.clone(),
+                    meta: first.meta.clone(),
+                });
+                target.events.extend(batch.events.iter().cloned());
+                target.meta.extend(batch.meta.iter().cloned());
+                size += batch.len();
+            }
+            Ok(other) => return (merged.map_or(first, Arc::new), Some(other)),
+            Err(_) => break,
+        }
+    }
+    (merged.map_or(first, Arc::new), None)
 }

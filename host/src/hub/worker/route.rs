@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{SubKey, TenantWorker, MAX_PAYLOAD_BYTES, MAX_TRAPS_PER_BATCH};
+use super::{SubKey, TenantWorker, MAX_TRAPS_PER_BATCH};
 use crate::event::{Batch, RecordMeta};
 use crate::filter::{Delivery, Event, FilterFailure};
 use crate::hub::conn::{ConnId, EventOut};
@@ -15,8 +15,11 @@ impl TenantWorker {
     /// Routes a batch and delivers it. An event the filter could not route is counted and
     /// reported as a gap to every connection of the tenant.
     pub(super) fn route(&mut self, batch: &Batch) {
-        if !self.index.is_empty() {
+        if self.fallback.is_some() {
+            self.route_open(batch);
+        } else if !self.index.is_empty() {
             let routed = self.route_events(&batch.events);
+            self.compare_shadow(batch, &routed);
             for (i, deliveries) in routed.into_iter().enumerate() {
                 match deliveries {
                     Ok(groups) => self.deliver(&batch.meta[i], groups, None),
@@ -135,7 +138,7 @@ impl TenantWorker {
         let Some(text) = replacement else {
             return Some(meta.payload.clone());
         };
-        let reason = if text.len() > MAX_PAYLOAD_BYTES {
+        let reason = if text.len() > self.engine.limits.max_payload_bytes {
             "filter_payload_too_large"
         } else if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err() {
             "filter_payload_not_json"
@@ -153,6 +156,7 @@ impl TenantWorker {
 fn failure_reason(failure: &FilterFailure) -> &'static str {
     match failure {
         FilterFailure::Trap(_) => "filter_trap",
+        FilterFailure::Quarantined => "filter_quarantined",
         _ => "filter_error",
     }
 }
