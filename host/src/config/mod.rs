@@ -264,3 +264,32 @@ impl Config {
         self.kafka.brokers.trim().is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_configurations_load() {
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/flightcast.toml");
+        let config = Config::load(Some(&deploy)).expect("deploy/flightcast.toml loads");
+        assert_eq!(config.admin.tokens.len(), 1);
+        assert_eq!(config.admin.listen.port(), 8081);
+        let demo = Config::default();
+        demo.validate().expect("the built-in demo configuration is valid");
+    }
+
+    #[test]
+    fn admin_tokens_are_checked() {
+        let mut config = Config::default();
+        config.admin.tokens[1].tenant = Some("nobody".into());
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("must name a configured tenant"), "{error}");
+        let mut config = Config::default();
+        config.admin.tokens[0].tenant = Some("demo".into());
+        assert!(config.validate().is_err(), "an operator token names no tenant");
+        let mut config = Config::default();
+        config.admin.tokens[1].token = config.admin.tokens[0].token.clone();
+        assert!(config.validate().is_err(), "a token used twice");
+    }
+}
