@@ -61,10 +61,10 @@ impl GuestLog {
         let message = truncate(message);
         let tenant = &*self.tenant;
         match level {
-            Level::Debug => tracing::debug!(tenant, source, message, "filter log"),
-            Level::Info => tracing::info!(tenant, source, message, "filter log"),
-            Level::Warn => tracing::warn!(tenant, source, message, "filter log"),
-            Level::Error => tracing::error!(tenant, source, message, "filter log"),
+            Level::Debug => tracing::debug!(tenant, source, line = message, "filter log"),
+            Level::Info => tracing::info!(tenant, source, line = message, "filter log"),
+            Level::Warn => tracing::warn!(tenant, source, line = message, "filter log"),
+            Level::Error => tracing::error!(tenant, source, line = message, "filter log"),
         }
     }
 
