@@ -19,6 +19,9 @@ fn sha_of(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// A request body: content type and bytes.
+type Body<'a> = (&'a str, Vec<u8>);
+
 #[tokio::test]
 async fn authorization_matrix_each_role_against_each_endpoint() {
     let service = Service::start("platform-authz", &platform_config(""));
@@ -31,7 +34,7 @@ async fn authorization_matrix_each_role_against_each_endpoint() {
     let shadow = serde_json::to_vec(&json!({"version": sha})).unwrap();
 
     // (method, path under /v1/tenants/{t}, body) for every tenant-scoped endpoint.
-    let endpoints: Vec<(&str, String, Option<(&str, Vec<u8>)>)> = vec![
+    let endpoints: Vec<(&str, String, Option<Body>)> = vec![
         ("GET", String::new(), None),
         ("GET", "/versions".into(), None),
         (

@@ -276,7 +276,8 @@ mod tests {
         assert_eq!(config.admin.tokens.len(), 1);
         assert_eq!(config.admin.listen.port(), 8081);
         let demo = Config::default();
-        demo.validate().expect("the built-in demo configuration is valid");
+        demo.validate()
+            .expect("the built-in demo configuration is valid");
     }
 
     #[test]
@@ -287,7 +288,10 @@ mod tests {
         assert!(error.contains("must name a configured tenant"), "{error}");
         let mut config = Config::default();
         config.admin.tokens[0].tenant = Some("demo".into());
-        assert!(config.validate().is_err(), "an operator token names no tenant");
+        assert!(
+            config.validate().is_err(),
+            "an operator token names no tenant"
+        );
         let mut config = Config::default();
         config.admin.tokens[1].token = config.admin.tokens[0].token.clone();
         assert!(config.validate().is_err(), "a token used twice");

@@ -34,7 +34,7 @@ struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    validation: Option<crate::filter::Validation>,
+    validation: Option<Box<crate::filter::Validation>>,
 }
 
 impl ApiError {
@@ -68,7 +68,7 @@ impl From<PlatformError> for ApiError {
                 Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
             }
             PlatformError::Invalid(_, validation) => Self {
-                validation: *validation,
+                validation,
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_filter", message)
             },
             PlatformError::Unavailable(_) => {

@@ -252,9 +252,12 @@ pub fn decode(message: &BorrowedMessage<'_>) -> Option<ControlRecord> {
 /// Puts components together from their chunks.
 #[derive(Default)]
 pub struct Assembler {
-    /// Versions whose bytes are still arriving, by sha256: their metadata and chunks so far.
-    pending: HashMap<String, (Vec<VersionMeta>, Vec<Option<Vec<u8>>>)>,
+    /// Versions whose bytes are still arriving, by sha256.
+    pending: HashMap<String, Pending>,
 }
+
+/// A version's metadata records (one per tenant) and its chunks so far.
+type Pending = (Vec<VersionMeta>, Vec<Option<Vec<u8>>>);
 
 impl Assembler {
     /// Applies a version, chunk or deletion record to the store.

@@ -49,7 +49,7 @@ pub enum PlatformError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
-    Invalid(String, Box<Option<Validation>>),
+    Invalid(String, Option<Box<Validation>>),
     #[error("{0}")]
     Unavailable(String),
 }
@@ -110,13 +110,16 @@ pub struct Platform {
     /// The latest record of every tenant, as applied here.
     records: Mutex<HashMap<String, TenantRecord>>,
     /// Per tenant, the id of the last record applied here and how its swap went.
-    applied: Mutex<HashMap<String, (String, Result<SwapOutcome, String>)>>,
+    applied: Mutex<HashMap<String, Applied>>,
     applied_changed: watch::Sender<u64>,
     /// Shadowed version per tenant.
     shadows: Mutex<HashMap<String, String>>,
     instance: String,
     next_id: AtomicU64,
 }
+
+/// The id of a tenant record applied here, and how its swap went.
+type Applied = (String, Result<SwapOutcome, String>);
 
 /// What start-up decided: the filter each tenant starts on, and what the control topic lacks.
 pub struct Initial {

@@ -125,7 +125,7 @@ impl Platform {
                 "refused",
                 Some(reason.clone()),
             );
-            return Err(PlatformError::Invalid(reason, Box::new(Some(validation))));
+            return Err(PlatformError::Invalid(reason, Some(Box::new(validation))));
         }
         let meta = self.store.put(
             &bytes,
@@ -310,7 +310,7 @@ impl Platform {
         let filter = self
             .engine
             .load_bytes(&self.store.component(&meta.sha256)?)
-            .map_err(|e| PlatformError::Invalid(e.to_string(), Box::new(None)))?;
+            .map_err(|e| PlatformError::Invalid(e.to_string(), None))?;
         let report = link
             .shadow(Some(filter))
             .await
@@ -378,7 +378,7 @@ impl Platform {
         let filter = self
             .engine
             .load_bytes(&self.store.component(&meta.sha256)?)
-            .map_err(|e| PlatformError::Invalid(e.to_string(), Box::new(None)))?;
+            .map_err(|e| PlatformError::Invalid(e.to_string(), None))?;
         let slots = self.hub.window().latest(request.events.min(100_000));
         let this = self.clone();
         let tenant: Arc<str> = tenant.into();
@@ -396,9 +396,8 @@ impl Platform {
         request: &DryRunRequest,
         slots: &[crate::hub::Slot],
     ) -> Result<DryRun, PlatformError> {
-        let failed = |e: crate::filter::FilterFailure| {
-            PlatformError::Invalid(format!("dry run: {e}"), Box::new(None))
-        };
+        let failed =
+            |e: crate::filter::FilterFailure| PlatformError::Invalid(format!("dry run: {e}"), None);
         let mut instance =
             FilterInstance::new(&self.engine, filter, tenant.clone()).map_err(failed)?;
         let mut outcomes = Vec::new();
