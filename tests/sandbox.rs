@@ -39,11 +39,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Reads a client until `stop`, recording each event's payload and arrival time.
-fn record(
-    mut client: Client,
-    until: Instant,
-) -> tokio::task::JoinHandle<(Vec<(Instant, Value)>, Vec<Value>)> {
+/// What a client read: each event with its arrival time, and the other messages.
+type Recorded = (Vec<(Instant, Value)>, Vec<Value>);
+
+/// Reads a client until `until`, recording each event's payload and arrival time.
+fn record(mut client: Client, until: Instant) -> tokio::task::JoinHandle<Recorded> {
     tokio::spawn(async move {
         let mut events = Vec::new();
         let mut notices = Vec::new();
