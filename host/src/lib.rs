@@ -4,10 +4,12 @@
 //! The modules follow the data: `kafka` reads and decodes, `hub` routes batches through each
 //! tenant's `filter` into per-connection queues, `ws` writes them to clients; `http` serves the
 //! endpoints, `config` and `telemetry` serve everything. `stomp` is the frame codec for
-//! STOMP clients.
+//! STOMP clients. `cli` is the command line: the service's flags and `flightcast filter`, the
+//! admin API's client.
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod event;
 pub mod filter;

@@ -1,31 +1,29 @@
-//! The `flightcast` binary: parses flags and runs the service.
+//! The `flightcast` binary: parses flags, then runs the service or the admin client.
 
-use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::Parser;
+use flightcast::cli::{Cli, Command, ServeArgs};
 
-/// Live flight events from Kafka to browser WebSockets through per-tenant WebAssembly filters.
-///
-/// With no configuration it starts an embedded Kafka broker, replays bundled real flight data
-/// into it, and serves a live page at http://127.0.0.1:8080/.
-#[derive(Parser)]
-#[command(version)]
-struct Cli {
-    /// Configuration file (TOML). `FLIGHTCAST_*` environment variables override it.
-    #[arg(long, short, env = "FLIGHTCAST_CONFIG")]
-    config: Option<PathBuf>,
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        // A blocking client: no runtime, no logging set up.
+        Some(Command::Filter(args)) => Ok(flightcast::cli::run(args)),
+    }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     flightcast::telemetry::init_logging();
-    let config = flightcast::config::Config::load(cli.config.as_deref())?;
-    flightcast::app::run(config, |addr, admin| {
+    let config = flightcast::config::Config::load(args.config.as_deref())?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(flightcast::app::run(config, |addr, admin| {
         // The two lines on stdout: the admin API, then where to point a browser (the line
         // tests wait for).
         println!("flightcast admin API on http://{admin}/");
         println!("flightcast listening on http://{addr}/");
-    })
-    .await
+    }))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -175,3 +175,62 @@ pub fn padded(bytes: &[u8], pad: usize) -> Vec<u8> {
     out.extend_from_slice(&payload);
     out
 }
+
+/// The admin API's OpenAPI document, made strict for checking answers against it: an object
+/// schema that lists its properties admits no others, so a field the server added or renamed
+/// without the document is caught.
+pub struct Contract {
+    document: Value,
+}
+
+impl Contract {
+    pub fn new(mut document: Value) -> Contract {
+        fn strict(schema: &mut Value) {
+            match schema {
+                Value::Object(map) => {
+                    if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                        map.insert("additionalProperties".into(), Value::Bool(false));
+                    }
+                    map.values_mut().for_each(strict);
+                }
+                Value::Array(items) => items.iter_mut().for_each(strict),
+                _ => {}
+            }
+        }
+        strict(&mut document["components"]["schemas"]);
+        Contract { document }
+    }
+
+    /// Panics, naming every violation, unless `value` is a `name` (such as `Tenant`) as the
+    /// document describes it.
+    pub fn check(&self, name: &str, value: &Value) {
+        let errors = self.violations(name, value);
+        assert!(
+            errors.is_empty(),
+            "answer is not a {name} as /openapi.json describes it:\n{}\n{value:#}",
+            errors.join("\n")
+        );
+    }
+
+    /// How `value` differs from a `name` as the document describes it.
+    pub fn violations(&self, name: &str, value: &Value) -> Vec<String> {
+        let schema = serde_json::json!({
+            "$ref": format!("#/components/schemas/{name}"),
+            "components": self.document["components"],
+        });
+        let validator = jsonschema::draft202012::new(&schema)
+            .unwrap_or_else(|e| panic!("the OpenAPI schema of {name} does not compile: {e}"));
+        validator
+            .iter_errors(value)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect()
+    }
+
+    /// As `check`, for every element of an array answer.
+    pub fn check_all(&self, name: &str, value: &Value) {
+        let items = value
+            .as_array()
+            .unwrap_or_else(|| panic!("expected an array of {name}"));
+        items.iter().for_each(|item| self.check(name, item));
+    }
+}
