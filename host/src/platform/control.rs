@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -154,16 +154,35 @@ impl ControlProducer {
     }
 }
 
+/// The control reader's client context. It asks for end-of-partition events to know when it
+/// has caught up, and librdkafka reports each as an error; they are logged as what they are.
+pub struct ControlContext;
+
+impl ClientContext for ControlContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            tracing::debug!(reason, "control topic: at its end");
+        } else {
+            tracing::error!(%error, reason, "control topic: client error");
+        }
+    }
+}
+
+impl ConsumerContext for ControlContext {}
+
+/// A reader of the control topic.
+pub type ControlConsumer = StreamConsumer<ControlContext>;
+
 /// A reader of the control topic from its beginning.
-pub fn consumer(brokers: &str, topic: &str) -> anyhow::Result<StreamConsumer> {
-    let consumer: StreamConsumer = ClientConfig::new()
+pub fn consumer(brokers: &str, topic: &str) -> anyhow::Result<ControlConsumer> {
+    let consumer: ControlConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "flightcast-control-assign-only")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("fetch.wait.max.ms", "50")
-        .create()?;
+        .create_with_context(ControlContext)?;
     let mut assignment = TopicPartitionList::new();
     assignment.add_partition_offset(topic, 0, Offset::Beginning)?;
     consumer.assign(&assignment)?;
@@ -173,7 +192,7 @@ pub fn consumer(brokers: &str, topic: &str) -> anyhow::Result<StreamConsumer> {
 /// Reads until the end of the topic and returns the latest record of every tenant, with the
 /// components it carries assembled into `store`.
 pub async fn catch_up(
-    consumer: &StreamConsumer,
+    consumer: &ControlConsumer,
     store: &VersionStore,
     assembler: &mut Assembler,
 ) -> HashMap<String, TenantRecord> {

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::consumer::StreamConsumer;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -247,7 +246,7 @@ impl Platform {
     /// Applies control records as they arrive, until `shutdown`.
     pub async fn follow(
         self: Arc<Self>,
-        consumer: StreamConsumer,
+        consumer: control::ControlConsumer,
         mut assembler: Assembler,
         shutdown: CancellationToken,
     ) {
