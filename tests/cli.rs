@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::admin::{self, Contract, DEMO_ADMIN, OPERATOR};
 use support::{config, filter, Service};
 
@@ -137,6 +137,12 @@ fn a_tenant_team_manages_its_filter_from_the_command_line() {
     let activated = ok(addr, DEMO_ADMIN, &["activate", "demo", &sha_b[..12]]);
     let expected = format!("demo: active {} (previous {})", &sha_b[..12], &sha_a[..12]);
     assert!(activated.starts_with(&expected), "{activated}");
+    let again = ok(addr, DEMO_ADMIN, &["activate", "demo", &sha_b]);
+    let expected = format!(
+        "demo: {} is already active; nothing changed\n",
+        &sha_b[..12]
+    );
+    assert_eq!(again, expected);
     let tenants = json(addr, DEMO_ADMIN, &["list"]);
     contract.check_all("Tenant", &tenants);
     // A tenant token sees its own tenant only.
@@ -308,24 +314,73 @@ fn refusals_and_mistakes_exit_1_with_a_clear_message_and_change_nothing() {
         "{missing}"
     );
 
-    // Nothing listens on port 1: the error names the URL.
-    let output = Command::new(env!("CARGO_BIN_EXE_flightcast"))
-        .args([
-            "filter",
-            "list",
-            "--admin",
-            "http://127.0.0.1:1",
-            "--token",
-            OPERATOR,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let text = String::from_utf8(output.stderr).unwrap();
-    assert!(
-        text.contains("could not reach the admin API at http://127.0.0.1:1/v1/tenants"),
-        "{text}"
+    // The admin URL: without a scheme it is http://; https, a dead port and the public
+    // listener each get a message that says what is wrong.
+    let with_url = |url: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_flightcast"))
+            .args(["filter", "list", "--admin", url, "--token", OPERATOR])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        (output.status.code(), stderr)
+    };
+    assert_eq!(with_url(addr).0, Some(0));
+    let (code, text) = with_url(&format!("https://{addr}"));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("speak plain HTTP; use http://"), "{text}");
+    let (code, text) = with_url("http://127.0.0.1:1");
+    assert_eq!(code, Some(1));
+    let unreachable = "could not reach the admin API at http://127.0.0.1:1/v1/tenants";
+    assert!(text.contains(unreachable), "{text}");
+    let (code, text) = with_url(&format!("http://{}", service.addr));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("is it the admin listener"), "{text}");
+
+    // A dry run or validation that traps is not counted against the live filter.
+    let trap = path("hostile-trap");
+    let sha = ok(addr, OPERATOR, &["upload", "demo", &trap]);
+    let dry = refused(
+        addr,
+        Some(OPERATOR),
+        &["dry-run", "demo", sha.trim(), "--subscribe", "arm"],
     );
+    assert!(dry.contains("HTTP 422"), "{dry}");
+    let demo = json(addr, OPERATOR, &["list"]);
+    let demo = demo
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tenant"] == "demo")
+        .unwrap();
+    assert_eq!(
+        (&demo["traps"], &demo["health"]),
+        (&json!(0), &json!("healthy")),
+        "{demo}"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let labels = [("tenant", "demo"), ("outcome", "trap")];
+    let traps = runtime.block_on(service.metric("flightcast_filter_calls_total", &labels));
+    assert_eq!(traps, 0.0);
+
+    // Every refusal above that asked for a change is in the audit log, with the reason.
+    let audit = json(addr, OPERATOR, &["audit"]);
+    let refusals: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "refused")
+        .collect();
+    let has = |actor: &str, action: &str, status: &str| {
+        refusals.iter().any(|e| {
+            e["actor"] == actor
+                && e["action"] == action
+                && e["detail"].as_str().unwrap().ends_with(status)
+        })
+    };
+    assert!(has("(unauthenticated)", "upload", "(401)"), "{refusals:#?}");
+    assert!(has("demo-ci", "upload", "(403)"), "{refusals:#?}");
+    assert!(has("olivia-operator", "upload", "(422)"), "{refusals:#?}");
+    assert!(has("olivia-operator", "activate", "(404)"), "{refusals:#?}");
 
     // A usage error is clap's: exit 2.
     let usage = run(addr, Some(OPERATOR), &["shadow", "demo"]);

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 use ureq::http::Method;
 
+use super::error::CliError;
 use super::model::{Claims, DryRunRequest, DryRunSubscription, ShadowRequest};
 use super::DryRunArgs;
 
@@ -52,6 +53,29 @@ impl ApiRequest {
     fn wasm(mut self, bytes: Vec<u8>) -> Self {
         self.body = Body::Wasm(bytes);
         self
+    }
+}
+
+/// The API's base URL as given, with `http://` added when it names no scheme. The admin
+/// listener speaks plain HTTP, and so does this client.
+pub fn base_url(given: &str) -> Result<String, CliError> {
+    let given = given.trim();
+    let refuse = |reason: &str| CliError::BadUrl {
+        url: given.to_owned(),
+        reason: reason.to_owned(),
+    };
+    match given.split_once("://") {
+        Some(("http", rest)) if !rest.is_empty() => Ok(given.to_owned()),
+        Some(("https", _)) => Err(refuse(
+            "the admin listener and this client speak plain HTTP; use http://",
+        )),
+        Some(_) => Err(refuse(
+            "expected an http:// URL such as http://127.0.0.1:8081",
+        )),
+        None if given.is_empty() => Err(refuse(
+            "expected an http:// URL such as http://127.0.0.1:8081",
+        )),
+        None => Ok(format!("http://{given}")),
     }
 }
 
@@ -212,6 +236,17 @@ mod tests {
             request.body,
             Body::Json(br#"{"version":"0123abcd"}"#.to_vec())
         );
+    }
+
+    #[test]
+    fn base_url_defaults_to_http_and_refuses_other_schemes() {
+        assert_eq!(base_url("127.0.0.1:8081").unwrap(), "http://127.0.0.1:8081");
+        assert_eq!(base_url(" http://h:1/ ").unwrap(), "http://h:1/");
+        let https = base_url("https://h:1").unwrap_err().to_string();
+        assert!(https.contains("plain HTTP"), "{https}");
+        assert!(base_url("ftp://h").is_err());
+        assert!(base_url("").is_err());
+        assert!(base_url("http://").is_err());
     }
 
     #[test]

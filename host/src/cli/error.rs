@@ -27,6 +27,8 @@ pub enum CliError {
     /// An answer that is not what the API describes: not JSON, or a missing field.
     #[error("unexpected answer to {operation}: {reason}")]
     BadAnswer { operation: String, reason: String },
+    #[error("--admin {url}: {reason}")]
+    BadUrl { url: String, reason: String },
     #[error("could not read {}: {source}", path.display())]
     ReadFile { path: PathBuf, source: io::Error },
     #[error("could not write the output: {0}")]
@@ -37,6 +39,18 @@ impl CliError {
     /// True for a `401`: no token, or one the server does not know.
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, CliError::Api { status: 401, .. })
+    }
+
+    /// True for a `404` that is not the API's: the URL likely points at another server.
+    pub fn is_foreign_not_found(&self) -> bool {
+        matches!(
+            self,
+            CliError::Api {
+                status: 404,
+                code: None,
+                ..
+            }
+        )
     }
 }
 

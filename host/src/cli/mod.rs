@@ -119,7 +119,10 @@ pub enum FilterCommand {
         version: String,
     },
     /// Starts a shadow (with VERSION), reports on it (--report) or stops it (--stop).
-    #[command(group(ArgGroup::new("mode").required(true).args(["version", "report", "stop"])))]
+    #[command(
+        group(ArgGroup::new("mode").required(true).args(["version", "report", "stop"])),
+        override_usage = "flightcast filter shadow <TENANT> <VERSION | --report | --stop>"
+    )]
     Shadow {
         tenant: String,
         /// Runs this version beside the active one on live traffic, delivering nothing.
@@ -177,11 +180,13 @@ fn parse_claim(text: &str) -> Result<(String, String), String> {
 /// Exit codes: 0 on success, 1 when the server refused or could not be reached, or when
 /// `validate` found the component invalid. (Usage errors exit with 2 before this runs.)
 pub fn run(args: FilterArgs) -> ExitCode {
-    let client = Client::new(&args.admin_url, args.token.as_deref());
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
 
-    let result = commands::execute(&client, &args, &mut stdout, &mut stderr);
+    let result = api::base_url(&args.admin_url).and_then(|base| {
+        let client = Client::new(&base, args.token.as_deref());
+        commands::execute(&client, &args, &mut stdout, &mut stderr)
+    });
     // A closed stdout (`| head`) is not worth reporting.
     let _ = stdout.flush();
     match result {
@@ -192,6 +197,14 @@ pub fn run(args: FilterArgs) -> ExitCode {
                 let _ = writeln!(
                     stderr,
                     "hint: no token was given; use --token or FLIGHTCAST_ADMIN_TOKEN"
+                );
+            }
+            if error.is_foreign_not_found() {
+                let _ = writeln!(
+                    stderr,
+                    "hint: {} answered without the admin API's error body; is it the admin \
+                     listener ([admin] listen, by default 127.0.0.1:8081)?",
+                    args.admin_url
                 );
             }
             ExitCode::from(1)

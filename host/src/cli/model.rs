@@ -56,6 +56,8 @@ pub struct Activation {
     pub tenant: String,
     pub active: String,
     pub previous: Option<String>,
+    /// False when the version was already active: nothing was done.
+    pub changed: bool,
     /// Live subscriptions the new version took over.
     pub readmitted: u64,
     /// Live subscriptions the new version refused; their clients were told.

@@ -79,6 +79,13 @@ pub fn validation(v: &Validation) -> String {
 
 /// `activate`, `rollback` and `upload --activate`.
 pub fn activation(a: &Activation) -> String {
+    if !a.changed {
+        return format!(
+            "{}: {} is already active; nothing changed\n",
+            clean(&a.tenant),
+            short_sha(&a.active)
+        );
+    }
     let previous = a.previous.as_deref().map_or("none".into(), short_sha);
     format!(
         "{}: active {} (previous {previous}); {} subscriptions re-admitted, {} ended\n",

@@ -29,10 +29,28 @@ pub enum LoadError {
     NotComponent(String),
     #[error("the component does not compile: {0}")]
     Compile(String),
-    #[error("the component imports {0}, which the host does not provide (allowed: flightcast:filter/host and types at 1.x, and wasi:* interfaces, which are denied everything)")]
-    ForbiddenImport(String),
-    #[error("the component does not fit the contract flightcast:filter@1.0.0: {0}")]
-    Link(String),
+    #[error("the component imports {import}, which the host does not provide (allowed: flightcast:filter/host and types at 1.x, and wasi:* interfaces, which are denied everything)")]
+    ForbiddenImport {
+        import: String,
+        /// Everything the component imports.
+        imports: Vec<String>,
+    },
+    #[error("the component does not fit the contract flightcast:filter@1.0.0: {reason}")]
+    Link {
+        reason: String,
+        /// Everything the component imports.
+        imports: Vec<String>,
+    },
+}
+
+impl LoadError {
+    /// What the component imports, when it got far enough to tell.
+    pub fn imports(&self) -> &[String] {
+        match self {
+            LoadError::ForbiddenImport { imports, .. } | LoadError::Link { imports, .. } => imports,
+            _ => &[],
+        }
+    }
 }
 
 /// A compiled component, linked against the host and ready to instantiate.
@@ -104,13 +122,22 @@ impl FilterEngine {
         let imports = self.imports(&component);
         if let Some(forbidden) = imports.iter().find(|name| !import_allowed(name)) {
             if forbidden.starts_with("flightcast:filter/") {
-                return Err(LoadError::Link(format!(
-                    "it imports {forbidden}, another version of the contract; this host provides 1.x"
-                )));
+                return Err(LoadError::Link {
+                    reason: format!(
+                        "it imports {forbidden}, another version of the contract; this host provides 1.x"
+                    ),
+                    imports,
+                });
             }
-            return Err(LoadError::ForbiddenImport(forbidden.clone()));
+            return Err(LoadError::ForbiddenImport {
+                import: forbidden.clone(),
+                imports,
+            });
         }
-        let link_error = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
+        let link_error = |e: wasmtime::Error| LoadError::Link {
+            reason: format!("{e:#}"),
+            imports: imports.clone(),
+        };
         let instance_pre = self
             .linker
             .instantiate_pre(&component)

@@ -10,7 +10,7 @@ mod runtime;
 mod validate;
 
 pub use engine::{FilterEngine, LoadError, LoadedFilter};
-pub use runtime::{FilterFailure, FilterInstance};
+pub use runtime::{FilterFailure, FilterInstance, Purpose};
 pub use validate::{validate, Smoke, Validation};
 
 /// Host bindings generated from the WIT contract.

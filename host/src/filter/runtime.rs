@@ -78,9 +78,31 @@ impl host::Host for State {
     }
 }
 
-/// A live instance of one tenant's filter.
+/// What an instance is for. Only the one routing a tenant's live traffic counts in the
+/// tenant's metrics; the others would make a test or a trial look like a live failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Live,
+    Shadow,
+    DryRun,
+    Validation,
+}
+
+impl Purpose {
+    fn name(self) -> &'static str {
+        match self {
+            Purpose::Live => "live",
+            Purpose::Shadow => "shadow",
+            Purpose::DryRun => "dry run",
+            Purpose::Validation => "validation",
+        }
+    }
+}
+
+/// An instance of one tenant's filter.
 pub struct FilterInstance {
     tenant: Arc<str>,
+    purpose: Purpose,
     store: Store<State>,
     bindings: TenantFilter,
     deadline_ticks: u64,
@@ -93,9 +115,13 @@ impl FilterInstance {
         engine: &FilterEngine,
         filter: &LoadedFilter,
         tenant: Arc<str>,
+        purpose: Purpose,
     ) -> Result<Self, FilterFailure> {
         let limits = &engine.limits;
-        let log = GuestLog::new(tenant.clone());
+        let log = GuestLog::new(match purpose {
+            Purpose::Live => tenant.clone(),
+            other => format!("{tenant} ({})", other.name()).into(),
+        });
         // WASI gets nothing: no files, no network, no environment, empty stdin; what the
         // filter prints goes to the host's log.
         let wasi = WasiCtx::builder()
@@ -129,6 +155,7 @@ impl FilterInstance {
             .map_err(|e| FilterFailure::Trap(format!("instantiating: {e:#}")))?;
         Ok(Self {
             tenant,
+            purpose,
             store,
             bindings,
             deadline_ticks,
@@ -183,10 +210,12 @@ impl FilterInstance {
         let started = Instant::now();
         let result =
             f(&self.bindings, &mut self.store).map_err(|e| FilterFailure::Trap(trap_reason(&e)));
-        metrics()
-            .filter_call_seconds
-            .with_label_values(&[&self.tenant])
-            .observe(started.elapsed().as_secs_f64());
+        if self.purpose == Purpose::Live {
+            metrics()
+                .filter_call_seconds
+                .with_label_values(&[&self.tenant])
+                .observe(started.elapsed().as_secs_f64());
+        }
         if name == "route" && result.is_ok() {
             // `route` counts itself once the guest's own answer is known.
             return result;
@@ -195,6 +224,9 @@ impl FilterInstance {
     }
 
     fn count<T>(&self, call: &str, result: Result<T, FilterFailure>) -> Result<T, FilterFailure> {
+        if self.purpose != Purpose::Live {
+            return result;
+        }
         let outcome = result
             .as_ref()
             .map_or_else(FilterFailure::outcome, |_| "ok");

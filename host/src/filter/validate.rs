@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::engine::{FilterEngine, LoadedFilter};
-use super::runtime::FilterInstance;
+use super::runtime::{FilterInstance, Purpose};
 use super::{Admission, Claims, Event};
 
 /// Events routed per call in the smoke run.
@@ -63,6 +63,7 @@ pub fn validate(
         Ok(filter) => filter,
         Err(error) => {
             validation.reason = Some(error.to_string());
+            validation.imports = error.imports().to_vec();
             return (validation, None);
         }
     };
@@ -89,7 +90,7 @@ fn smoke_run(
     tenant: &str,
     samples: &[Event],
 ) -> Result<Smoke, String> {
-    let mut instance = FilterInstance::new(engine, filter, Arc::from(tenant))
+    let mut instance = FilterInstance::new(engine, filter, Arc::from(tenant), Purpose::Validation)
         .map_err(|e| format!("instantiating: {e}"))?;
     let mut smoke = Smoke::default();
     for (topic, claims) in sample_subscriptions(tenant, samples) {

@@ -20,7 +20,7 @@ pub use worker::{ShadowReport, SwapOutcome, TenantEvent, TenantStatus};
 
 use crate::config::Config;
 use crate::event::Batch;
-use crate::filter::{Claims, FilterEngine, FilterInstance, LoadedFilter};
+use crate::filter::{Claims, FilterEngine, FilterInstance, LoadedFilter, Purpose};
 
 /// Commands waiting for one tenant worker. When full, the consumer waits (backpressure):
 /// every filter call is bounded by its deadline, so a worker always makes progress. Deep
@@ -63,7 +63,7 @@ impl Hub {
                 .unwrap_or_default();
             let name: Arc<str> = name.as_str().into();
             // Instantiate once now so a filter that cannot even start fails start-up.
-            FilterInstance::new(engine, &filter, name.clone())
+            FilterInstance::new(engine, &filter, name.clone(), Purpose::Validation)
                 .map_err(|e| anyhow::anyhow!("starting filter of tenant {name}: {e}"))?;
             tracing::info!(tenant = %name, sha256 = %filter.sha256, "tenant filter loaded");
             let status = Arc::new(TenantStatus::default());

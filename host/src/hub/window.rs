@@ -57,14 +57,33 @@ impl Window {
         }
     }
 
-    /// About the last `n` events overall: the newest `n / partitions` (rounded up) of every
-    /// partition, in partition then offset order.
+    /// The last `n` events overall (or all there are), shared evenly between the partitions
+    /// (a partition with fewer leaves its share to the others), in partition then offset
+    /// order.
     pub fn latest(&self, n: usize) -> Vec<Slot> {
         let partitions = self.partitions.read().expect("window lock");
-        let per_partition = n.div_ceil(partitions.len().max(1));
+        let mut taken: Vec<usize> = vec![0; partitions.len()];
+        let mut total = 0;
+        // One event from the tail of each partition per round, until `n` or all are taken.
+        'rounds: loop {
+            let before = total;
+            for (count, slots) in taken.iter_mut().zip(partitions.values()) {
+                if total == n {
+                    break 'rounds;
+                }
+                if *count < slots.len() {
+                    *count += 1;
+                    total += 1;
+                }
+            }
+            if total == before {
+                break;
+            }
+        }
         partitions
             .values()
-            .flat_map(|slots| slots.range(slots.len().saturating_sub(per_partition)..))
+            .zip(taken)
+            .flat_map(|(slots, count)| slots.range(slots.len() - count..))
             .cloned()
             .collect()
     }
@@ -112,6 +131,30 @@ mod tests {
             batch.push(crate::event::blank_event(), meta);
         }
         Arc::new(batch)
+    }
+
+    #[test]
+    fn latest_takes_exactly_n_shared_between_partitions() {
+        let window = Window::new(100);
+        window.append(&batch(0, 0..10));
+        window.append(&batch(1, 0..2));
+        window.append(&batch(2, 0..10));
+        let positions = |n| -> Vec<(i32, i64)> {
+            let slots = window.latest(n);
+            slots
+                .iter()
+                .map(|s| (s.batch.meta[s.index].partition, s.offset))
+                .collect()
+        };
+        assert_eq!(positions(1), vec![(0, 9)]);
+        assert_eq!(positions(5), vec![(0, 8), (0, 9), (1, 0), (1, 1), (2, 9)]);
+        // Partition 1 has only two: its share goes to the others.
+        let eight = positions(8);
+        assert_eq!(eight.len(), 8);
+        assert_eq!(eight.iter().filter(|p| p.0 == 1).count(), 2);
+        assert_eq!(eight.iter().filter(|p| p.0 == 0).count(), 3);
+        assert_eq!(positions(1000).len(), 22);
+        assert!(positions(0).is_empty());
     }
 
     #[test]

@@ -121,6 +121,7 @@ pub fn router(platform: Arc<Platform>, tokens: &[AdminToken], max_upload_bytes: 
         })
         // One byte over the limit is enough to tell an oversized upload.
         .layer(DefaultBodyLimit::max(max_upload_bytes + 1))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
 }
 
@@ -171,6 +172,69 @@ impl AdminState {
     }
 }
 
+/// A request to change a tenant's filters. Every one is audited: a change that happens by the
+/// operation that makes it (with what it did), a refused one here, whatever refused it
+/// (credentials, the body, the version named, the state of the tenant).
+struct Change<'a> {
+    state: &'a AdminState,
+    tenant: &'a str,
+    action: &'static str,
+    /// The version the request names, as given.
+    version: Option<&'a str>,
+    /// Who asked, as the audit log names them: the token's name and role when it is known,
+    /// even if it may not act on this tenant.
+    who: (String, &'static str),
+    actor: ApiResult<Actor>,
+}
+
+impl<'a> Change<'a> {
+    fn new(
+        state: &'a AdminState,
+        headers: &HeaderMap,
+        tenant: &'a str,
+        action: &'static str,
+        version: Option<&'a str>,
+    ) -> Self {
+        let who = match state.actor(headers) {
+            Ok(actor) => (actor.name.clone(), actor.role_name()),
+            Err(_) => ("(unauthenticated)".to_owned(), "none"),
+        };
+        Change {
+            state,
+            tenant,
+            action,
+            version,
+            who,
+            actor: state.actor_for(headers, tenant),
+        }
+    }
+
+    /// Runs `operation` as the authorized actor; audits the refusal when it fails.
+    async fn run(
+        self,
+        operation: impl AsyncFnOnce(Actor) -> ApiResult<Response>,
+    ) -> ApiResult<Response> {
+        let result = match self.actor {
+            Ok(actor) => operation(actor).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = &result {
+            let validated = error.validation.as_ref().map(|v| v.sha256.as_str());
+            let (who, role) = &self.who;
+            self.state.platform.audit_as(
+                who,
+                role,
+                self.tenant,
+                self.action,
+                validated.or(self.version),
+                "refused",
+                Some(format!("{} ({})", error.message, error.status.as_u16())),
+            );
+        }
+        result
+    }
+}
+
 /// An upload's body, or 413 when it is over the limit.
 fn body(body: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
     let body = body.map_err(|rejection| {
@@ -199,7 +263,7 @@ fn body(body: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            "the body must be the component's bytes (Content-Type: application/wasm)",
+            "the body is empty: send the component's bytes (curl --data-binary @filter.wasm)",
         ));
     }
     Ok(body)
@@ -207,12 +271,59 @@ fn body(body: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
     body.map(|Json(value)| value).map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            rejection.body_text(),
-        )
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the request body is over the admin API's size limit",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                rejection.body_text(),
+            )
+        }
     })
+}
+
+/// Gives the API's error shape to refusals made before a handler ran (a method the path does
+/// not take, a path segment that is not UTF-8), which the framework answers in plain text.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        s if s.is_server_error() => "unavailable",
+        _ => "bad_request",
+    };
+    let message = match (status, text.is_empty()) {
+        (StatusCode::METHOD_NOT_ALLOWED, _) => "this path does not take that method".to_owned(),
+        (_, true) => status.canonical_reason().unwrap_or("refused").to_owned(),
+        (_, false) => text,
+    };
+    let body = Json(json!({ "error": code, "message": message }));
+    let mut response = (status, body).into_response();
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
 }
 
 async fn list_tenants(State(state): State<AdminState>, headers: HeaderMap) -> ApiResult<Response> {
@@ -244,11 +355,14 @@ async fn upload(
     Path(tenant): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let actor = state.actor_for(&headers, &tenant)?;
-    let limit = state.platform.config.admin.max_upload_bytes;
-    let bytes = body(bytes, limit)?;
-    let uploaded = state.platform.upload(&actor, &tenant, bytes).await?;
-    Ok((StatusCode::CREATED, Json(uploaded)).into_response())
+    let change = Change::new(&state, &headers, &tenant, "upload", None);
+    change
+        .run(async |actor| {
+            let bytes = body(bytes, state.platform.config.admin.max_upload_bytes)?;
+            let uploaded = state.platform.upload(&actor, &tenant, bytes).await?;
+            Ok((StatusCode::CREATED, Json(uploaded)).into_response())
+        })
+        .await
 }
 
 async fn validate(
@@ -267,8 +381,13 @@ async fn activate(
     headers: HeaderMap,
     Path((tenant, version)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let actor = state.actor_for(&headers, &tenant)?;
-    Ok(Json(state.platform.activate(&actor, &tenant, &version).await?).into_response())
+    let change = Change::new(&state, &headers, &tenant, "activate", Some(&version));
+    change
+        .run(async |actor| {
+            let activation = state.platform.activate(&actor, &tenant, &version).await?;
+            Ok(Json(activation).into_response())
+        })
+        .await
 }
 
 async fn rollback(
@@ -276,8 +395,12 @@ async fn rollback(
     headers: HeaderMap,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
-    let actor = state.actor_for(&headers, &tenant)?;
-    Ok(Json(state.platform.rollback(&actor, &tenant).await?).into_response())
+    let change = Change::new(&state, &headers, &tenant, "rollback", None);
+    change
+        .run(
+            async |actor| Ok(Json(state.platform.rollback(&actor, &tenant).await?).into_response()),
+        )
+        .await
 }
 
 async fn delete_version(
@@ -285,9 +408,13 @@ async fn delete_version(
     headers: HeaderMap,
     Path((tenant, version)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let actor = state.actor_for(&headers, &tenant)?;
-    state.platform.delete(&actor, &tenant, &version).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let change = Change::new(&state, &headers, &tenant, "delete", Some(&version));
+    change
+        .run(async |actor| {
+            state.platform.delete(&actor, &tenant, &version).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -302,15 +429,24 @@ async fn shadow_start(
     Path(tenant): Path<String>,
     request: Result<Json<ShadowRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
-    let actor = state.actor_for(&headers, &tenant)?;
-    let request = json_body(request)?;
-    Ok(Json(
-        state
-            .platform
-            .shadow_start(&actor, &tenant, &request.version)
-            .await?,
-    )
-    .into_response())
+    let version = request.as_ref().ok().map(|r| r.version.clone());
+    let change = Change::new(
+        &state,
+        &headers,
+        &tenant,
+        "shadow-start",
+        version.as_deref(),
+    );
+    change
+        .run(async |actor| {
+            let request = json_body(request)?;
+            let platform = &state.platform;
+            let report = platform
+                .shadow_start(&actor, &tenant, &request.version)
+                .await?;
+            Ok(Json(report).into_response())
+        })
+        .await
 }
 
 async fn shadow_report(
@@ -327,8 +463,12 @@ async fn shadow_stop(
     headers: HeaderMap,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
-    let actor = state.actor_for(&headers, &tenant)?;
-    Ok(Json(state.platform.shadow_stop(&actor, &tenant).await?).into_response())
+    let change = Change::new(&state, &headers, &tenant, "shadow-stop", None);
+    change
+        .run(async |actor| {
+            Ok(Json(state.platform.shadow_stop(&actor, &tenant).await?).into_response())
+        })
+        .await
 }
 
 async fn dry_run(

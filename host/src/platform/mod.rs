@@ -38,6 +38,16 @@ pub struct Actor {
     pub tenant: Option<String>,
 }
 
+impl Actor {
+    /// The role as the audit log names it.
+    pub fn role_name(&self) -> &'static str {
+        match self.role {
+            AdminRole::Operator => "operator",
+            AdminRole::Tenant => "tenant",
+        }
+    }
+}
+
 /// Why an operation was refused. Each maps to one HTTP status in `admin`.
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
@@ -70,7 +80,8 @@ impl From<store::StoreError> for PlatformError {
 pub struct TenantView {
     pub tenant: String,
     pub active: Option<VersionView>,
-    pub previous: Option<String>,
+    /// The version a rollback would activate.
+    pub rollback_to: Option<String>,
     pub health: &'static str,
     pub policy: crate::config::FailurePolicy,
     pub calls: u64,
@@ -93,7 +104,10 @@ pub struct VersionView {
 pub struct Activation {
     pub tenant: String,
     pub active: String,
+    /// The version it replaced; none when nothing changed.
     pub previous: Option<String>,
+    /// False when the version was already active (and healthy): nothing was done.
+    pub changed: bool,
     #[serde(flatten)]
     pub outcome: SwapOutcome,
 }
@@ -113,6 +127,9 @@ pub struct Platform {
     applied_changed: watch::Sender<u64>,
     /// Shadowed version per tenant.
     shadows: Mutex<HashMap<String, String>>,
+    /// Held by each change to a tenant (activation, rollback, deletion, shadow), so that on
+    /// one instance each sees the state the one before left, and its audit entry says so.
+    changing: tokio::sync::Mutex<()>,
     instance: String,
     next_id: AtomicU64,
 }
@@ -220,6 +237,7 @@ impl Platform {
             applied: Mutex::new(HashMap::new()),
             applied_changed: watch::channel(0).0,
             shadows: Mutex::new(HashMap::new()),
+            changing: tokio::sync::Mutex::new(()),
             instance,
             next_id: AtomicU64::new(1),
         })
@@ -422,10 +440,26 @@ impl Platform {
         outcome: &str,
         detail: Option<String>,
     ) {
+        let role = actor.role_name();
+        self.audit_as(&actor.name, role, tenant, action, version, outcome, detail);
+    }
+
+    /// As `audit`, for whoever asked, authenticated or not.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn audit_as(
+        &self,
+        actor: &str,
+        role: &str,
+        tenant: &str,
+        action: &str,
+        version: Option<&str>,
+        outcome: &str,
+        detail: Option<String>,
+    ) {
         let entry = AuditEntry {
             at: now_rfc3339(),
-            actor: actor.name.clone(),
-            role: format!("{:?}", actor.role).to_lowercase(),
+            actor: actor.into(),
+            role: role.into(),
             tenant: tenant.into(),
             action: action.into(),
             version: version.map(Into::into),

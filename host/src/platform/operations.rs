@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::store::{now_rfc3339, AuditEntry, VersionMeta};
 use super::{Activation, Actor, Platform, PlatformError, TenantView, VersionView, HISTORY};
-use crate::filter::{Admission, Claims, FilterInstance, Validation};
-use crate::hub::ShadowReport;
+use crate::filter::{Admission, Claims, FilterInstance, Purpose, Validation};
+use crate::hub::{ShadowReport, SwapOutcome};
 use crate::telemetry::metrics;
 
 /// Events routed per call in a dry run.
@@ -117,14 +117,6 @@ impl Platform {
         let validation = self.validate(tenant, bytes.clone()).await?;
         if !validation.ok {
             let reason = validation.reason.clone().unwrap_or_default();
-            self.audit(
-                actor,
-                tenant,
-                "upload",
-                Some(&validation.sha256),
-                "refused",
-                Some(reason.clone()),
-            );
             return Err(PlatformError::Invalid(reason, Some(Box::new(validation))));
         }
         let meta = self.store.put(
@@ -170,9 +162,29 @@ impl Platform {
         tenant: &str,
         version: &str,
     ) -> Result<Activation, PlatformError> {
-        self.known_tenant(tenant)?;
+        let link = self.known_tenant(tenant)?;
         let meta = self.store.resolve(tenant, version)?;
+        let _serial = self.changing.lock().await;
         let mut record = self.record(tenant);
+        // Activating the active version again changes nothing, unless it was quarantined:
+        // then a fresh instance is what the caller asks for.
+        if record.active.as_deref() == Some(&meta.sha256) && !link.status.is_quarantined() {
+            self.audit(
+                actor,
+                tenant,
+                "activate",
+                Some(&meta.sha256),
+                "unchanged",
+                None,
+            );
+            return Ok(Activation {
+                tenant: tenant.into(),
+                active: meta.sha256,
+                previous: None,
+                changed: false,
+                outcome: SwapOutcome::default(),
+            });
+        }
         let previous = record.active.take();
         if let Some(previous) = previous.clone().filter(|p| *p != meta.sha256) {
             record.history.push(previous);
@@ -189,17 +201,10 @@ impl Platform {
     /// Activates the version that was active before the current one.
     pub async fn rollback(&self, actor: &Actor, tenant: &str) -> Result<Activation, PlatformError> {
         self.known_tenant(tenant)?;
+        let _serial = self.changing.lock().await;
         let mut record = self.record(tenant);
         let previous = record.active.clone();
         let Some(target) = record.history.pop() else {
-            self.audit(
-                actor,
-                tenant,
-                "rollback",
-                previous.as_deref(),
-                "refused",
-                Some("no earlier version".into()),
-            );
             return Err(PlatformError::Conflict(format!(
                 "tenant {tenant} has no earlier version to roll back to"
             )));
@@ -220,34 +225,21 @@ impl Platform {
         previous: Option<String>,
     ) -> Result<Activation, PlatformError> {
         let active = record.active.clone().expect("a change names a version");
-        match self.publish_and_apply(tenant, record).await {
-            Ok(outcome) => {
-                let detail = format!(
-                    "from {}; {} subscriptions re-admitted, {} ended",
-                    previous.as_deref().unwrap_or("nothing"),
-                    outcome.readmitted,
-                    outcome.ended
-                );
-                self.audit(actor, tenant, action, Some(&active), "ok", Some(detail));
-                Ok(Activation {
-                    tenant: tenant.into(),
-                    active,
-                    previous,
-                    outcome,
-                })
-            }
-            Err(error) => {
-                self.audit(
-                    actor,
-                    tenant,
-                    action,
-                    Some(&active),
-                    "refused",
-                    Some(error.to_string()),
-                );
-                Err(error)
-            }
-        }
+        let outcome = self.publish_and_apply(tenant, record).await?;
+        let detail = format!(
+            "from {}; {} subscriptions re-admitted, {} ended",
+            previous.as_deref().unwrap_or("nothing"),
+            outcome.readmitted,
+            outcome.ended
+        );
+        self.audit(actor, tenant, action, Some(&active), "ok", Some(detail));
+        Ok(Activation {
+            tenant: tenant.into(),
+            active,
+            previous,
+            changed: true,
+            outcome,
+        })
     }
 
     /// Deletes a version that is neither active, nor shadowed, nor the rollback target.
@@ -259,6 +251,7 @@ impl Platform {
     ) -> Result<(), PlatformError> {
         self.known_tenant(tenant)?;
         let meta = self.store.resolve(tenant, version)?;
+        let _serial = self.changing.lock().await;
         let record = self.record(tenant);
         let shadowed = self
             .shadows
@@ -276,16 +269,9 @@ impl Platform {
             None
         };
         if let Some(why) = in_use {
-            self.audit(
-                actor,
-                tenant,
-                "delete",
-                Some(&meta.sha256),
-                "refused",
-                Some(format!("version is {why}")),
-            );
             return Err(PlatformError::Conflict(format!(
-                "version {} is {why}; only an inactive version can be deleted",
+                "version {} is {why}, so it is kept; a version can be deleted when it is \
+                 neither active, nor shadowed, nor the rollback target",
                 meta.sha256
             )));
         }
@@ -307,6 +293,24 @@ impl Platform {
     ) -> Result<ShadowReport, PlatformError> {
         let link = self.known_tenant(tenant)?;
         let meta = self.store.resolve(tenant, version)?;
+        let _serial = self.changing.lock().await;
+        let running = self
+            .shadows
+            .lock()
+            .expect("shadows lock")
+            .get(tenant)
+            .cloned();
+        if let Some(running) = running {
+            return Err(PlatformError::Conflict(format!(
+                "tenant {tenant} already shadows {running}; stop that shadow first"
+            )));
+        }
+        if self.record(tenant).active.as_deref() == Some(&meta.sha256) {
+            return Err(PlatformError::Conflict(format!(
+                "{} is the active version; a shadow runs another version beside it",
+                meta.sha256
+            )));
+        }
         let filter = self
             .engine
             .load_bytes(&self.store.component(&meta.sha256)?)
@@ -344,6 +348,7 @@ impl Platform {
         tenant: &str,
     ) -> Result<ShadowReport, PlatformError> {
         let link = self.known_tenant(tenant)?;
+        let _serial = self.changing.lock().await;
         let report = link
             .shadow(None)
             .await
@@ -399,7 +404,8 @@ impl Platform {
         let failed =
             |e: crate::filter::FilterFailure| PlatformError::Invalid(format!("dry run: {e}"), None);
         let mut instance =
-            FilterInstance::new(&self.engine, filter, tenant.clone()).map_err(failed)?;
+            FilterInstance::new(&self.engine, filter, tenant.clone(), Purpose::DryRun)
+                .map_err(failed)?;
         let mut outcomes = Vec::new();
         for sub in &request.subscriptions {
             let claims = Claims {
@@ -498,7 +504,7 @@ impl Platform {
         let (calls, traps) = call_counts(&tenant);
         TenantView {
             active,
-            previous: record.history.last().cloned(),
+            rollback_to: record.history.last().cloned(),
             health: if link.status.is_quarantined() {
                 "quarantined"
             } else {

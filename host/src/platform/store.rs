@@ -65,7 +65,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("version prefix {0} matches more than one version")]
     Ambiguous(String),
-    #[error("a version is named by at least 8 hex digits of its sha256, not {0:?}")]
+    #[error(
+        "a version is named by its sha256 (64 hex digits) or a prefix of at least 8, not {0:?}"
+    )]
     BadName(String),
     #[error("version store: {0}")]
     Io(#[from] std::io::Error),

@@ -93,18 +93,26 @@ fn validation_says_ok_or_why_not() {
 #[test]
 fn activation_names_the_previous_version_or_none() {
     let a: Activation = from_json(serde_json::json!(
-        {"tenant": "acme", "active": SHA_B, "previous": SHA_A, "readmitted": 3, "ended": 1}
+        {"tenant": "acme", "active": SHA_B, "previous": SHA_A, "changed": true, "readmitted": 3, "ended": 1}
     ));
     assert_eq!(
         render::activation(&a),
         "acme: active bbbbbbbbbbbb (previous aaaaaaaaaaaa); 3 subscriptions re-admitted, 1 ended\n"
     );
     let first: Activation = from_json(serde_json::json!(
-        {"tenant": "acme", "active": SHA_A, "previous": null, "readmitted": 0, "ended": 0}
+        {"tenant": "acme", "active": SHA_A, "previous": null, "changed": true, "readmitted": 0, "ended": 0}
     ));
     assert_eq!(
         render::activation(&first),
         "acme: active aaaaaaaaaaaa (previous none); 0 subscriptions re-admitted, 0 ended\n"
+    );
+    let unchanged: Activation = from_json(serde_json::json!({
+        "tenant": "acme", "active": SHA_A, "previous": null, "changed": false,
+        "readmitted": 0, "ended": 0,
+    }));
+    assert_eq!(
+        render::activation(&unchanged),
+        "acme: aaaaaaaaaaaa is already active; nothing changed\n"
     );
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::{SubKey, TenantWorker};
 use crate::config::FailurePolicy;
 use crate::event::Batch;
-use crate::filter::{Admission, Delivery, FilterFailure, FilterInstance, LoadedFilter};
+use crate::filter::{Admission, Delivery, FilterFailure, FilterInstance, LoadedFilter, Purpose};
 use crate::hub::conn::Outbound;
 use crate::telemetry::metrics;
 
@@ -68,7 +68,7 @@ pub enum TenantEvent {
 }
 
 /// What a swap did to the tenant's live subscriptions.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SwapOutcome {
     pub readmitted: u64,
     /// Subscriptions the new version refused; each client was sent an `ended` notice.
@@ -84,8 +84,9 @@ impl TenantWorker {
     pub(super) fn readmit(
         &self,
         filter: &LoadedFilter,
+        purpose: Purpose,
     ) -> Result<(FilterInstance, Readmission), FilterFailure> {
-        let mut fresh = FilterInstance::new(&self.engine, filter, self.tenant.clone())?;
+        let mut fresh = FilterInstance::new(&self.engine, filter, self.tenant.clone(), purpose)?;
         let mut readmitted = HashMap::with_capacity(self.subs.len());
         for (key, sub) in &self.subs {
             let claims = &self.conns[&key.0].claims;
@@ -126,7 +127,7 @@ impl TenantWorker {
     /// re-admit the live subscriptions) nothing changes and the reason is returned.
     pub(super) fn swap(&mut self, filter: LoadedFilter) -> Result<SwapOutcome, String> {
         let (fresh, readmitted) = self
-            .readmit(&filter)
+            .readmit(&filter, Purpose::Live)
             .map_err(|e| format!("re-admitting the live subscriptions: {e}"))?;
         let readmitted_count = readmitted.values().filter(|o| o.is_ok()).count() as u64;
         let from = std::mem::replace(&mut self.filter, filter);

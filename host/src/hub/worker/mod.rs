@@ -21,7 +21,9 @@ use super::conn::{ConnHandle, ConnId, Outbound};
 use super::window::Window;
 use crate::config::FailurePolicy;
 use crate::event::{Batch, RecordMeta};
-use crate::filter::{Admission, Claims, FilterEngine, FilterFailure, FilterInstance, LoadedFilter};
+use crate::filter::{
+    Admission, Claims, FilterEngine, FilterFailure, FilterInstance, LoadedFilter, Purpose,
+};
 use crate::telemetry::metrics;
 
 /// After this many traps in one batch, the rest of the batch is dropped for the tenant instead
@@ -224,7 +226,7 @@ impl TenantWorker {
     fn instance(&mut self) -> Result<&mut FilterInstance, FilterFailure> {
         if self.instance.is_none() {
             let filter = self.filter.clone();
-            let (fresh, readmitted) = self.readmit(&filter)?;
+            let (fresh, readmitted) = self.readmit(&filter, Purpose::Live)?;
             self.install(fresh, readmitted);
         }
         Ok(self.instance.as_mut().expect("instance just made"))

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::lifecycle::Readmission;
 use super::{SubKey, TenantWorker};
 use crate::event::Batch;
-use crate::filter::{Claims, Delivery, FilterInstance, LoadedFilter};
+use crate::filter::{Claims, Delivery, FilterInstance, LoadedFilter, Purpose};
 
 /// Differing events kept as examples in the report.
 const SAMPLES: usize = 20;
@@ -97,7 +97,7 @@ impl TenantWorker {
             return Ok(self.shadow.take().map(|s| s.report));
         };
         let (instance, readmitted) = self
-            .readmit(&filter)
+            .readmit(&filter, Purpose::Shadow)
             .map_err(|e| format!("the shadow could not admit the live subscriptions: {e}"))?;
         let mut shadow = Shadow {
             report: ShadowReport {
@@ -178,7 +178,7 @@ impl TenantWorker {
     ) {
         if self.shadow.as_ref().is_some_and(|s| s.instance.is_none()) {
             let filter = self.shadow.as_ref().map(|s| s.filter.clone());
-            let restarted = filter.map(|f| self.readmit(&f));
+            let restarted = filter.map(|f| self.readmit(&f, Purpose::Shadow));
             let shadow = self.shadow.as_mut().expect("shadow checked above");
             match restarted {
                 Some(Ok((instance, readmitted))) => shadow.adopt(instance, readmitted),
