@@ -345,6 +345,12 @@ fn refusals_and_mistakes_exit_1_with_a_clear_message_and_change_nothing() {
         &["dry-run", "demo", sha.trim(), "--subscribe", "arm"],
     );
     assert!(dry.contains("HTTP 422"), "{dry}");
+    // A limit's refusal reads as one line naming the limit, not a wasm backtrace.
+    let bomb = ok(addr, OPERATOR, &["upload", "demo", &path("hostile-bomb")]);
+    let args = ["dry-run", "demo", bomb.trim(), "--subscribe", "arm"];
+    let dry = refused(addr, Some(OPERATOR), &args);
+    assert!(dry.contains("growing memory"), "{dry}");
+    assert_eq!(dry.lines().count(), 1, "{dry}");
     let demo = json(addr, OPERATOR, &["list"]);
     let demo = demo
         .as_array()

@@ -273,6 +273,8 @@ fn trap_reason(error: &wasmtime::Error) -> String {
     match error.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => "deadline exceeded".into(),
         Some(trap) => trap.to_string(),
-        None => format!("{error:#}"),
+        // Such as a memory growth refused by the limiter: the cause says it; the context
+        // around it is a wasm backtrace of mangled names.
+        None => error.root_cause().to_string(),
     }
 }
