@@ -70,6 +70,10 @@ pub async fn run(
     let mut assembler = control::Assembler::default();
     let from_topic = control::catch_up(&control_consumer, &store, &mut assembler).await;
     let initial = platform::initial_versions(&config, &store, &engine, from_topic)?;
+    // Unbounded on purpose, and bounded in practice: a worker reports a quarantine once, and
+    // is not quarantined again before another activation, so there are at most as many
+    // events as activations. A bounded channel would make a worker thread (not async) choose
+    // between blocking its tenant's routing and losing an automatic rollback.
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
     let hub = Hub::start(&config, &engine, initial.filters.clone(), events_tx)?;
     let producer = control::ControlProducer::new(&brokers, topic)?;
