@@ -1,10 +1,16 @@
 //! The admin API's shapes, as the client reads and sends them (host/assets/openapi.json has
-//! the full contract). Fields the client does not show are left out: unknown fields are
-//! ignored, so a server that adds some does not break it.
+//! the full contract). Where the server answers with a type of its own the client reads that
+//! type back; the views below are for answers built from several. Their fields the client
+//! does not show are left out: unknown fields are ignored.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+// Answers the server builds from these types are read back into them.
+pub use crate::filter::Validation;
+pub use crate::hub::ShadowReport as Shadow;
+pub use crate::platform::store::AuditEntry;
 
 /// A tenant's filter state: `GET /v1/tenants`.
 #[derive(Debug, Deserialize)]
@@ -30,26 +36,6 @@ pub struct Version {
     pub active: bool,
 }
 
-/// The outcome of `POST /v1/tenants/{tenant}/validate`.
-#[derive(Debug, Deserialize)]
-pub struct Validation {
-    pub ok: bool,
-    pub sha256: String,
-    pub size_bytes: u64,
-    pub reason: Option<String>,
-    pub world: Option<String>,
-    pub smoke: Option<Smoke>,
-}
-
-/// The smoke run of a validation.
-#[derive(Debug, Deserialize)]
-pub struct Smoke {
-    pub events: u64,
-    pub deliveries: u64,
-    pub admitted: u64,
-    pub rejected: u64,
-}
-
 /// The answer to an activation or a rollback.
 #[derive(Debug, Deserialize)]
 pub struct Activation {
@@ -68,33 +54,6 @@ pub struct Activation {
 #[derive(Debug, Serialize)]
 pub struct ShadowRequest {
     pub version: String,
-}
-
-/// A shadow's report.
-#[derive(Debug, Deserialize)]
-pub struct Shadow {
-    pub tenant: String,
-    pub version: String,
-    pub since: String,
-    pub events: u64,
-    pub differing_events: u64,
-    pub only_active: u64,
-    pub only_shadow: u64,
-    pub payload_differs: u64,
-    pub refused_subscriptions: u64,
-    pub failures: u64,
-    pub samples: Vec<ShadowSample>,
-}
-
-/// An event the active version and the shadow routed differently.
-#[derive(Debug, Deserialize)]
-pub struct ShadowSample {
-    pub partition: i32,
-    pub offset: i64,
-    pub event_id: String,
-    /// The subscriptions (`id topic`) each version delivers the event to.
-    pub active_to: Vec<String>,
-    pub shadow_to: Vec<String>,
 }
 
 /// The body of `POST /v1/tenants/{tenant}/versions/{version}/dry-run`.
@@ -149,17 +108,4 @@ pub struct DryRunSample {
     pub offset: i64,
     pub event_id: String,
     pub payload: serde_json::Value,
-}
-
-/// One line of `GET /v1/audit`.
-#[derive(Debug, Deserialize)]
-pub struct AuditEntry {
-    pub at: String,
-    pub actor: String,
-    pub role: String,
-    pub tenant: String,
-    pub action: String,
-    pub version: Option<String>,
-    pub outcome: String,
-    pub detail: Option<String>,
 }

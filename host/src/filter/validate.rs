@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::{FilterEngine, LoadedFilter};
 use super::runtime::{FilterInstance, Purpose};
@@ -13,7 +13,7 @@ use super::{Admission, Claims, Event};
 const SMOKE_BATCH: usize = 64;
 
 /// The outcome of a validation, as the admin API reports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Validation {
     pub ok: bool,
     pub sha256: String,
@@ -27,7 +27,7 @@ pub struct Validation {
 }
 
 /// What the smoke run did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Smoke {
     pub events: u64,
     pub deliveries: u64,

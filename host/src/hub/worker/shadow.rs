@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::lifecycle::Readmission;
 use super::{SubKey, TenantWorker};
@@ -23,7 +23,7 @@ pub(super) struct Shadow {
 }
 
 /// How the shadow's decisions compare with the active version's, since it started.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShadowReport {
     pub tenant: String,
     pub version: String,
@@ -44,7 +44,7 @@ pub struct ShadowReport {
     pub samples: Vec<ShadowSample>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShadowSample {
     pub partition: i32,
     pub offset: i64,
